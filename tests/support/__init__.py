@@ -1,0 +1,1 @@
+"""Test-only helpers: the loopback mock upstream that stands in for LLM providers."""
