@@ -55,7 +55,7 @@ class GatewayError(Exception):
         return {"type": "error", "error": {"type": kind, "message": self.message}}
 
     def openai_json(self) -> bytes:
-        return json.dumps(self.openai_body()).encode()
+        return json.dumps(self.openai_body(), separators=(",", ":")).encode()
 
 
 def invalid_request(message: str, param: Optional[str] = None, code: Optional[str] = None) -> GatewayError:

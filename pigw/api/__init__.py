@@ -1,0 +1,74 @@
+"""Inbound API surfaces. Each route answers with a ``Reply``; the server writes it to the socket.
+
+A Reply carries either a whole body or ``chunks``, an iterator of already-framed SSE bytes that
+the server writes one HTTP chunk each, as soon as they exist. Closing that iterator (the client
+went away) closes the upstream request behind it.
+"""
+
+import json
+from typing import Dict, Iterator, Optional
+
+from pigw.errors import GatewayError
+
+JSON = "application/json"
+
+
+class Reply:
+    __slots__ = ("status", "headers", "body", "chunks")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Optional[Dict[str, str]] = None,
+        body: bytes = b"",
+        chunks: Optional[Iterator[bytes]] = None,
+    ) -> None:
+        self.status = status
+        self.headers = headers or {}
+        self.body = body
+        self.chunks = chunks
+
+
+def json_reply(value, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Reply:
+    merged = {"Content-Type": JSON}
+    if headers:
+        merged.update(headers)
+    return Reply(status, merged, json.dumps(value, ensure_ascii=False).encode())
+
+
+def openai_error(error: GatewayError) -> Reply:
+    """An error in OpenAI's envelope, with the status and headers (Retry-After, Allow) it carries."""
+    return json_reply(error.openai_body(), error.status, error.headers)
+
+
+class Incoming:
+    """What a route sees of one HTTP request."""
+
+    __slots__ = ("method", "path", "query", "headers", "body")
+
+    def __init__(self, method: str, path: str, query: str, headers, body: bytes) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers  # case-insensitive .get()
+        self.body = body
+
+    def json_object(self) -> dict:
+        """The body as a JSON object, or a 400 saying what is wrong with it."""
+        if not self.body:
+            raise GatewayError(400, "The request body is empty; send a JSON object.", "invalid_request_error")
+        try:
+            value = json.loads(self.body)
+        except ValueError as exc:
+            raise GatewayError(
+                400, "The request body is not valid JSON (%s)." % _json_reason(exc), "invalid_request_error"
+            ) from None
+        if not isinstance(value, dict):
+            raise GatewayError(400, "The request body must be a JSON object.", "invalid_request_error")
+        return value
+
+
+def _json_reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return "%s at line %d column %d" % (exc.msg, exc.lineno, exc.colno)
+    return "undecodable text"

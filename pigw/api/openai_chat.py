@@ -1,0 +1,384 @@
+"""`POST /v1/chat/completions`: OpenAI Chat Completions requests in, canonical Events out as OpenAI JSON or SSE."""
+
+import json
+import os
+import time
+from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
+from typing import Any, Dict, Iterator, List, Optional
+
+from pigw.api import Incoming, Reply, json_reply, openai_error
+from pigw.core import (
+    CONTENT_FILTER,
+    LENGTH,
+    THINKING_LEVELS,
+    TOOL_USE,
+    AssistantMessage,
+    Context,
+    Done,
+    Event,
+    Image,
+    Message,
+    Options,
+    Request,
+    Text,
+    TextDelta,
+    Thinking,
+    ThinkingDelta,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResultMessage,
+    Usage,
+    UserMessage,
+    collect,
+)
+from pigw.errors import GatewayError, invalid_request
+
+_FINISH = {TOOL_USE: "tool_calls", LENGTH: "length", CONTENT_FILTER: "content_filter"}
+_EFFORTS = {"none": "off", **{level: level for level in THINKING_LEVELS}}
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+_STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_DONE = b"data: [DONE]\n\n"
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def handle(incoming: Incoming, gateway) -> Reply:
+    """Answer one Chat Completions request."""
+    try:
+        body = incoming.json_object()
+        request = parse(body)
+        stream_options = body.get("stream_options")
+        include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
+        events = gateway.stream(request)
+        completion_id = "chatcmpl-" + os.urandom(12).hex()
+        created = int(time.time())
+        if body.get("stream") is True:
+            first = next(events)
+            return Reply(
+                200,
+                dict(_STREAM_HEADERS),
+                chunks=render_stream(first, events, completion_id, created, request.model, include_usage),
+            )
+        answer = collect(events)
+    except GatewayError as error:
+        return openai_error(error)
+    return json_reply(render_completion(answer, completion_id, created, request.model))
+
+
+def parse(body: Dict[str, Any]) -> Request:
+    """A Chat Completions body to a canonical Request; a 400 naming the field when it is malformed."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise invalid_request("`model` is required and must be a non-empty string.", "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise invalid_request("`messages` is required and must be a non-empty array.", "messages")
+    if body.get("stream") is not None and not isinstance(body.get("stream"), bool):
+        raise invalid_request("`stream` must be a boolean.", "stream")
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise invalid_request("`n` other than 1 is not supported yet.", "n")
+    system, converted = _convert_messages(messages)
+    return Request(model, Context(system, converted, _tools(body.get("tools"))), _options(body))
+
+
+def render_completion(answer, completion_id: str, created: int, model: str) -> Dict[str, Any]:
+    """The non-stream `chat.completion` body of a collected answer."""
+    texts = [part.text for part in answer.content if isinstance(part, Text)]
+    thinking = [part.thinking for part in answer.content if isinstance(part, Thinking)]
+    calls = [part for part in answer.content if isinstance(part, ToolCall)]
+    message: Dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if thinking:
+        message["reasoning_content"] = "".join(thinking)
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.raw_arguments or "{}"},
+            }
+            for call in calls
+        ]
+    body: Dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": _FINISH.get(answer.reason, "stop")}
+        ],
+    }
+    if answer.usage is not None:
+        body["usage"] = render_usage(answer.usage)
+    return body
+
+
+def render_stream(
+    first: Event, events: Iterator[Event], completion_id: str, created: int, model: str, include_usage: bool
+) -> Iterator[bytes]:
+    """Events to `chat.completion.chunk` SSE frames: role first, deltas, finish, usage if asked, [DONE]."""
+    envelope = b'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"choices":' % (
+        _quote(completion_id).encode(),
+        created,
+        _quote(model).encode(),
+    )
+    head = envelope + b'[{"index":0,"delta":'
+    tail = b',"logprobs":null,"finish_reason":null}]}\n\n'
+    tool_numbers: Dict[int, int] = {}
+    try:
+        yield head + b'{"role":"assistant","content":""}' + tail
+        for event in _chain(first, events):
+            kind = type(event)
+            if kind is TextDelta:
+                yield head + b'{"content":' + _quote(event.delta).encode() + b"}" + tail  # type: ignore[attr-defined]
+            elif kind is ThinkingDelta:
+                yield head + b'{"reasoning_content":' + _quote(event.delta).encode() + b"}" + tail  # type: ignore
+            elif kind is ToolCallDelta:
+                number = tool_numbers[event.index]  # type: ignore[attr-defined]
+                yield (
+                    head
+                    + b'{"tool_calls":[{"index":%d,"function":{"arguments":' % number
+                    + _quote(event.delta).encode()  # type: ignore[attr-defined]
+                    + b"}}]}"
+                    + tail
+                )
+            elif isinstance(event, ToolCallStart):
+                number = tool_numbers[event.index] = len(tool_numbers)
+                call = {
+                    "index": number,
+                    "id": event.id,
+                    "type": "function",
+                    "function": {"name": event.name, "arguments": ""},
+                }
+                yield head + b'{"tool_calls":[' + _compact(call).encode() + b"]}" + tail
+            elif isinstance(event, Done):
+                finish = _FINISH.get(event.reason, "stop")
+                yield head + b'{},"logprobs":null,"finish_reason":"' + finish.encode() + b'"}]}\n\n'
+                if include_usage:
+                    usage = _compact(render_usage(event.usage or Usage())).encode()
+                    yield envelope + b'[],"usage":' + usage + b"}\n\n"
+                yield _DONE
+    except GatewayError as error:
+        yield b"data: " + error.openai_json() + b"\n\n"
+
+
+def render_usage(usage: Usage) -> Dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.output,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cache_read},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning},
+    }
+
+
+def _chain(first: Event, rest: Iterator[Event]) -> Iterator[Event]:
+    yield first
+    yield from rest
+
+
+def _convert_messages(messages: List[Any]):
+    system: List[str] = []
+    converted: List[Message] = []
+    tool_names: Dict[str, str] = {}
+    for position, message in enumerate(messages):
+        where = "messages[%d]" % position
+        if not isinstance(message, dict):
+            raise invalid_request("`%s` must be an object." % where, where)
+        role = message.get("role")
+        if role not in _ROLES:
+            raise invalid_request("`%s.role` must be one of %s." % (where, ", ".join(_ROLES)), where + ".role")
+        content = message.get("content")
+        if role in ("system", "developer"):
+            text = _text_only(content, where)
+            if text:
+                system.append(text)
+        elif role == "user":
+            if content is None:
+                raise invalid_request("`%s.content` is required for user messages." % where, where + ".content")
+            converted.append(UserMessage(_parts(content, where)))
+        elif role == "assistant":
+            assistant = _assistant(message, where)
+            for part in assistant.content:
+                if isinstance(part, ToolCall):
+                    tool_names[part.id] = part.name
+            converted.append(assistant)
+        else:
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise invalid_request(
+                    "`%s.tool_call_id` is required for tool messages." % where, where + ".tool_call_id"
+                )
+            name = message.get("name") if isinstance(message.get("name"), str) else tool_names.get(call_id, "")
+            converted.append(ToolResultMessage(call_id, name, _parts(content or "", where)))
+    return ("\n\n".join(system) or None), converted
+
+
+def _assistant(message: dict, where: str) -> AssistantMessage:
+    parts: List[Any] = []
+    for field in ("reasoning_content", "reasoning"):
+        value = message.get(field)
+        if isinstance(value, str) and value:
+            parts.append(Thinking(value, field))
+            break
+    content = message.get("content")
+    if content is not None:
+        text = _text_only(content, where)
+        if text:
+            parts.append(Text(text))
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list):
+            raise invalid_request("`%s.tool_calls` must be an array." % where, where + ".tool_calls")
+        for number, call in enumerate(calls):
+            parts.append(_tool_call(call, "%s.tool_calls[%d]" % (where, number)))
+    return AssistantMessage(parts)
+
+
+def _tool_call(call: Any, where: str) -> ToolCall:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise invalid_request("`%s.function.name` is required." % where, where + ".function.name")
+    arguments = function.get("arguments")
+    if arguments is None:
+        arguments = "{}"
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    call_id = call.get("id") if isinstance(call.get("id"), str) else ""
+    try:
+        parsed = json.loads(arguments) if arguments.strip() else {}
+    except ValueError:
+        parsed = {}
+    return ToolCall(call_id, function["name"], parsed, arguments)
+
+
+def _parts(content: Any, where: str) -> List[Any]:
+    if isinstance(content, str):
+        return [Text(content)]
+    if not isinstance(content, list):
+        raise invalid_request("`%s.content` must be a string or an array of parts." % where, where + ".content")
+    parts: List[Any] = []
+    for number, part in enumerate(content):
+        at = "%s.content[%d]" % (where, number)
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            parts.append(Text(part["text"]))
+        elif kind == "image_url":
+            parts.append(_image(part.get("image_url"), at))
+        else:
+            raise invalid_request(
+                "`%s` must be a text part or an image_url part (type %r is not supported)." % (at, kind), at
+            )
+    return parts
+
+
+def _image(image_url: Any, where: str) -> Image:
+    url = image_url.get("url") if isinstance(image_url, dict) else image_url
+    if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
+        raise invalid_request(
+            "`%s.image_url.url` must be a base64 data URL (data:<mime>;base64,...); remote image URLs are not fetched."
+            % where,
+            where + ".image_url.url",
+        )
+    header, data = url[5:].split(";base64,", 1)
+    return Image(data, header or "application/octet-stream")
+
+
+def _text_only(content: Any, where: str) -> str:
+    if content is None:
+        return ""
+    parts = _parts(content, where)
+    if any(not isinstance(part, Text) for part in parts):
+        raise invalid_request("`%s.content` may only hold text here." % where, where + ".content")
+    return "".join(part.text for part in parts)
+
+
+def _tools(tools: Any) -> List[Tool]:
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        raise invalid_request("`tools` must be an array.", "tools")
+    out = []
+    for number, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise invalid_request("`tools[%d].function.name` is required." % number, "tools[%d].function.name" % number)
+        parameters = function.get("parameters")
+        strict = function.get("strict")
+        out.append(
+            Tool(
+                function["name"],
+                function.get("description") or "",
+                parameters if isinstance(parameters, dict) else {"type": "object", "properties": {}},
+                strict if isinstance(strict, bool) else None,
+            )
+        )
+    return out
+
+
+def _options(body: Dict[str, Any]) -> Options:
+    options = Options()
+    options.temperature = _number(body, "temperature")
+    options.top_p = _number(body, "top_p")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None:
+        if not _is_int(max_tokens) or max_tokens < 1:
+            field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+            raise invalid_request("`%s` must be a positive integer." % field, field)
+        options.max_tokens = max_tokens
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        options.stop = [stop]
+    elif isinstance(stop, list) and all(isinstance(item, str) for item in stop):
+        options.stop = stop or None
+    elif stop is not None:
+        raise invalid_request("`stop` must be a string or an array of strings.", "stop")
+    seed = body.get("seed")
+    if seed is not None:
+        if not _is_int(seed):
+            raise invalid_request("`seed` must be an integer.", "seed")
+        options.seed = seed
+    user = body.get("user")
+    if user is not None:
+        if not isinstance(user, str):
+            raise invalid_request("`user` must be a string.", "user")
+        options.user = user
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        if effort not in _EFFORTS:
+            raise invalid_request("`reasoning_effort` must be one of %s." % ", ".join(_EFFORTS), "reasoning_effort")
+        options.reasoning = _EFFORTS[effort]
+    if body.get("tool_choice") is not None:
+        options.tool_choice = _tool_choice(body["tool_choice"])
+    parallel = body.get("parallel_tool_calls")
+    if parallel is not None:
+        if not isinstance(parallel, bool):
+            raise invalid_request("`parallel_tool_calls` must be a boolean.", "parallel_tool_calls")
+        options.parallel_tool_calls = parallel
+    return options
+
+
+def _tool_choice(choice: Any) -> Any:
+    if choice in ("auto", "none", "required"):
+        return choice
+    function = choice.get("function") if isinstance(choice, dict) else None
+    if isinstance(function, dict) and isinstance(function.get("name"), str):
+        return {"name": function["name"]}
+    raise invalid_request(
+        '`tool_choice` must be "auto", "none", "required" or {"type": "function", "function": {"name": ...}}.',
+        "tool_choice",
+    )
+
+
+def _number(body: Dict[str, Any], field: str) -> Optional[float]:
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise invalid_request("`%s` must be a number." % field, field)
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

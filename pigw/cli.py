@@ -1,0 +1,153 @@
+"""Command line: `pigw [serve]` runs the gateway in the foreground, `pigw models` lists what it would serve.
+
+Exit codes: 0 success, 1 the server could not start (port taken, bind failed), 2 bad usage or
+configuration. No flag takes a secret: the gateway's own key comes from a config file or the
+environment.
+"""
+
+import argparse
+import signal
+import sys
+import threading
+from typing import List, Optional, TextIO
+
+from pigw import __version__
+from pigw import config as config_module
+
+_NO_MODELS_HELP = """No models are available yet: pigw found no credentials. Add one of:
+  - pi /login                 (stores a subscription or key in {auth_dir}/auth.json)
+  - an API key in the environment, e.g. OPENAI_API_KEY, GROQ_API_KEY, OPENROUTER_API_KEY
+  - a provider with "apiKey" in {auth_dir}/models.json (Ollama, LM Studio, vLLM, ...)
+Or start with --demo for the offline model pigw/demo."""
+
+
+def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+    args = _parser().parse_args(argv)
+    if args.version:
+        stdout.write("pigw %s\n" % __version__)
+        return 0
+    try:
+        config = config_module.load(_flags(args))
+    except config_module.ConfigError as exc:
+        stderr.write("pigw: %s\n" % exc)
+        return 2
+    if args.command == "models":
+        return _list_models(config, stdout, stderr)
+    return _serve(config, stdout, stderr)
+
+
+def _serve(config, stdout: TextIO, stderr: TextIO) -> int:
+    from pigw import gateway as gateway_module
+    from pigw.log import Log
+    from pigw.server import Server, is_loopback
+
+    if not is_loopback(config.bind) and not config.api_key:
+        stderr.write(
+            'pigw: refusing to listen on %s without an API key. Set PIGW_API_KEY (or "apiKey" in '
+            "%s/gateway.json or a --config file), or bind to 127.0.0.1.\n" % (config.bind, config.auth_dir)
+        )
+        return 2
+    gateway = gateway_module.build(config)
+    for warning in gateway.warnings:
+        stderr.write("pigw: warning: %s\n" % warning)
+    try:
+        server = Server((config.bind, config.port), gateway, config, Log(config.log_level, stderr))
+    except OSError as exc:
+        stderr.write("pigw: cannot listen on %s port %d: %s\n" % (config.bind, config.port, exc.strerror or exc))
+        return 1
+    served = gateway.registry.models()
+    providers = {model.provider for model in served}
+    stdout.write("pigw %s listening on %s/v1\n" % (__version__, server.url()))
+    stdout.write("auth dir: %s\n" % config.auth_dir)
+    stdout.write("models: %d from %d provider%s\n" % (len(served), len(providers), "" if len(providers) == 1 else "s"))
+    if not [model for model in served if model.provider != "pigw"]:
+        stdout.write(_NO_MODELS_HELP.format(auth_dir=config.auth_dir) + "\n")
+    stdout.flush()
+    return _run_until_signalled(server, stdout)
+
+
+def _run_until_signalled(server, stdout: TextIO) -> int:
+    stop = threading.Event()
+
+    def request_stop(signum, frame) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.gateway.pool.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    stdout.write("pigw stopped\n")
+    stdout.flush()
+    return 0
+
+
+def _list_models(config, stdout: TextIO, stderr: TextIO) -> int:
+    from pigw import gateway as gateway_module
+
+    gateway = gateway_module.build(config)
+    for warning in gateway.warnings:
+        stderr.write("pigw: warning: %s\n" % warning)
+    served = gateway.registry.models()
+    for model in served:
+        stdout.write(model.public_id + "\n")
+    stderr.write("%d models (auth dir %s)\n" % (len(served), config.auth_dir))
+    if not served:
+        stderr.write(_NO_MODELS_HELP.format(auth_dir=config.auth_dir) + "\n")
+    return 0
+
+
+def _flags(args: argparse.Namespace) -> dict:
+    """The flags the user gave, under their config-file names."""
+    pairs = {
+        "port": args.port,
+        "bind": args.bind,
+        "logLevel": args.log_level,
+        "modelAllowlist": args.model_allowlist,
+        "modelDenylist": args.model_denylist,
+        "authDir": args.auth_dir,
+        "config": args.config,
+        "demo": True if args.demo else None,
+    }
+    return {key: value for key, value in pairs.items() if value is not None}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pigw",
+        description="Serve every model pi can reach through an OpenAI-compatible API on loopback.",
+        epilog="The gateway's own API key is read from PIGW_API_KEY or a config file, never from a flag.",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=("serve", "models"),
+        help="serve (default): run the gateway; models: print the models it would serve",
+    )
+    parser.add_argument("--port", type=int, help="port to listen on (default 4000; 0 picks a free one)")
+    parser.add_argument("--bind", metavar="HOST", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--config", metavar="PATH", help="JSON config file, read after <auth dir>/gateway.json")
+    parser.add_argument(
+        "--auth-dir", metavar="PATH", help="pi's agent dir (default $PI_CODING_AGENT_DIR or ~/.pi/agent)"
+    )
+    parser.add_argument("--log-level", choices=("debug", "info", "warn", "error"), help="default info")
+    parser.add_argument(
+        "--model-allowlist",
+        metavar="ID",
+        action="append",
+        help="serve only matching models (public or bare id, * globs); repeatable",
+    )
+    parser.add_argument(
+        "--model-denylist", metavar="ID", action="append", help="never serve matching models; repeatable"
+    )
+    parser.add_argument("--demo", action="store_true", help="add the offline model pigw/demo")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    return parser

@@ -1,0 +1,149 @@
+"""One ``Config``, layered: defaults < <auth dir>/gateway.json < --config file < environment < flags.
+
+Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLevel``,
+``modelAllowlist``, ``modelDenylist``, ``upstreamTimeoutMs``, ``connectTimeoutMs``,
+``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``). The gateway's own API key
+comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
+The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
+"""
+
+import json
+import os
+from typing import Any, List, Mapping, Optional
+
+from pigw.log import LEVELS
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message says which and why."""
+
+
+# key in files -> (attribute, type check, description for errors)
+_FIELDS = {
+    "port": ("port", "port", "an integer from 0 to 65535"),
+    "bind": ("bind", "str", "a host name or address"),
+    "logLevel": ("log_level", "level", "one of " + ", ".join(LEVELS)),
+    "modelAllowlist": ("model_allowlist", "strlist", "an array of model ids"),
+    "modelDenylist": ("model_denylist", "strlist", "an array of model ids"),
+    "upstreamTimeoutMs": ("upstream_timeout_ms", "posint", "a positive integer"),
+    "connectTimeoutMs": ("connect_timeout_ms", "posint", "a positive integer"),
+    "maxBodyBytes": ("max_body_bytes", "posint", "a positive integer"),
+    "allowedHosts": ("allowed_hosts", "strlist", "an array of host names"),
+    "apiKey": ("api_key", "str", "a string"),
+    "caBundle": ("ca_bundle", "str", "a file path"),
+    "demo": ("demo", "bool", "true or false"),
+}
+_ENV = (
+    ("PIGW_PORT", "port"),
+    ("PIGW_BIND", "bind"),
+    ("PIGW_LOG_LEVEL", "logLevel"),
+    ("PIGW_UPSTREAM_TIMEOUT_MS", "upstreamTimeoutMs"),
+    ("PI_GATEWAY_API_KEY", "apiKey"),
+    ("PIGW_API_KEY", "apiKey"),
+)
+
+
+class Config:
+    def __init__(self) -> None:
+        self.port = 4000
+        self.bind = "127.0.0.1"
+        self.auth_dir = ""
+        self.log_level = "info"
+        self.model_allowlist: List[str] = []
+        self.model_denylist: List[str] = []
+        self.upstream_timeout_ms = 120000
+        self.connect_timeout_ms = 10000
+        self.max_body_bytes = 16 * 1024 * 1024
+        self.allowed_hosts: List[str] = []
+        self.api_key: Optional[str] = None
+        self.ca_bundle: Optional[str] = None
+        self.demo = False
+        self.sources: List[str] = []  # the config files that were read, in order
+
+    def __repr__(self) -> str:
+        return "Config(port=%r, bind=%r, auth_dir=%r, api_key=%s)" % (
+            self.port,
+            self.bind,
+            self.auth_dir,
+            "set" if self.api_key else "unset",
+        )
+
+
+def load(flags: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Config:
+    """Build the Config from every layer. ``flags`` holds only the flags the user gave (file-style keys)."""
+    environ = os.environ if environ is None else environ
+    config = Config()
+    config.auth_dir = agent_dir(flags.get("authDir"), environ)
+    _apply_file(config, os.path.join(config.auth_dir, "gateway.json"), required=False)
+    if flags.get("config"):
+        _apply_file(config, os.path.expanduser(flags["config"]), required=True)
+    for name, key in _ENV:
+        value = environ.get(name)
+        if value:
+            _set(config, key, value if key in ("bind", "apiKey") else _env_value(key, value, name), "$" + name)
+    for key, value in flags.items():
+        if key in _FIELDS:
+            _set(config, key, value, "--" + key)
+    config.allowed_hosts = [host.lower() for host in config.allowed_hosts]
+    return config
+
+
+def agent_dir(flag: Optional[str], environ: Mapping[str, str]) -> str:
+    """pi's agent dir: the flag, else $PI_CODING_AGENT_DIR, else ~/.pi/agent (with ~ expanded)."""
+    chosen = flag or environ.get("PI_CODING_AGENT_DIR") or os.path.join("~", ".pi", "agent")
+    return os.path.abspath(os.path.expanduser(chosen))
+
+
+def _apply_file(config: Config, path: str, required: bool) -> None:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        if required:
+            raise ConfigError("Config file %s does not exist." % path) from None
+        return
+    except OSError as exc:
+        raise ConfigError("Cannot read config file %s: %s" % (path, exc.strerror)) from None
+    try:
+        values = json.loads(raw.decode("utf-8-sig"))
+    except ValueError as exc:
+        raise ConfigError("Config file %s is not valid JSON: %s" % (path, exc)) from None
+    if not isinstance(values, dict):
+        raise ConfigError("Config file %s must hold a JSON object." % path)
+    for key, value in values.items():
+        if key not in _FIELDS:
+            continue
+        _set(config, key, value, path)
+    config.sources.append(path)
+
+
+def _set(config: Config, key: str, value: Any, source: str) -> None:
+    attribute, kind, description = _FIELDS[key]
+    if not _valid(kind, value):
+        shown = "(hidden)" if key == "apiKey" else json.dumps(value)
+        raise ConfigError("%s: %s must be %s, not %s." % (source, key, description, shown))
+    setattr(config, attribute, list(value) if kind == "strlist" else value)
+
+
+def _valid(kind: str, value: Any) -> bool:
+    if kind == "str":
+        return isinstance(value, str) and bool(value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "strlist":
+        return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
+    if kind == "level":
+        return value in LEVELS
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return 0 <= value <= 65535 if kind == "port" else value > 0
+
+
+def _env_value(key: str, value: str, name: str) -> Any:
+    kind = _FIELDS[key][1]
+    if kind in ("port", "posint"):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError("$%s must be an integer, not %r." % (name, value)) from None
+    return value

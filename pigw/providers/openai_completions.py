@@ -1,0 +1,363 @@
+"""The `openai-completions` api: canonical Context to Chat Completions and its SSE stream back to Events.
+
+Serves OpenAI-compatible vendors (Groq, Cerebras, xAI, OpenRouter, DeepSeek, Together, z.ai, ...)
+and models.json custom providers (Ollama, LM Studio, vLLM). Vendor differences are compat flags
+(reference/providers.md 2.6), detected from data in ``data/openai_compat.json`` and overridden
+field by field by the model's own ``compat``. The upstream is always asked to stream; a
+non-stream client answer is the stream collected by the caller.
+"""
+
+import json
+import pkgutil
+from typing import Any, Dict, Iterator, List, Optional
+
+from pigw import __version__
+from pigw.core import (
+    CONTENT_FILTER,
+    LENGTH,
+    STOP,
+    TOOL_USE,
+    AssistantMessage,
+    Context,
+    Done,
+    Event,
+    Image,
+    Options,
+    Start,
+    Text,
+    TextDelta,
+    TextStart,
+    Thinking,
+    ThinkingDelta,
+    ThinkingStart,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResultMessage,
+    Usage,
+)
+from pigw.errors import GatewayError, upstream_unreachable
+from pigw.providers import upstream
+
+_FINISH_REASONS = {
+    "stop": STOP,
+    "end": STOP,
+    "length": LENGTH,
+    "tool_calls": TOOL_USE,
+    "function_call": TOOL_USE,
+    "content_filter": CONTENT_FILTER,
+}
+_REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text")
+_compat_rules: Optional[dict] = None
+_compat_cache: Dict[Any, dict] = {}
+
+
+def stream(model, context: Context, options: Options, credential, pool) -> Iterator[Event]:
+    """Send the request and yield canonical events as the upstream streams them."""
+    compat = compat_for(model)
+    base_url = credential.base_url or model.base_url
+    url = base_url.rstrip("/") + "/chat/completions"
+    body = json.dumps(build_body(model, compat, context, options), ensure_ascii=False).encode()
+    response = upstream.post(pool, url, build_headers(model, credential), body, (credential.api_key,))
+    return _parse_stream(response, url, compat, model.id)
+
+
+def build_headers(model, credential) -> Dict[str, str]:
+    """Request headers, later wins: identity, the model's catalog headers, the credential's, the key."""
+    headers = {"User-Agent": "pigw/" + __version__, "Content-Type": "application/json", "Accept": "text/event-stream"}
+    _merge_headers(headers, model.headers)
+    _merge_headers(headers, credential.headers)
+    lowered = {name.lower() for name in headers}
+    if credential.api_key and "authorization" not in lowered and "cf-aig-authorization" not in lowered:
+        headers["Authorization"] = "Bearer " + credential.api_key
+    return headers
+
+
+def build_body(model, compat: dict, context: Context, options: Options) -> Dict[str, Any]:
+    """The Chat Completions request body for this model and its compat flags."""
+    body: Dict[str, Any] = {"model": model.id, "messages": convert_messages(model, compat, context), "stream": True}
+    if compat["supportsUsageInStreaming"]:
+        body["stream_options"] = {"include_usage": True}
+    if options.max_tokens is not None:
+        body[compat["maxTokensField"]] = options.max_tokens
+    for field in ("temperature", "top_p", "stop", "seed", "user", "parallel_tool_calls"):
+        value = getattr(options, field)
+        if value is not None:
+            body[field] = value
+    if context.tools:
+        body["tools"] = convert_tools(context)
+        if compat["zaiToolStream"]:
+            body["tool_stream"] = True
+    elif compat["requiresToolsWithToolHistory"] and _has_tool_history(context):
+        body["tools"] = []
+    if options.tool_choice is not None:
+        choice = options.tool_choice
+        if isinstance(choice, dict):
+            choice = {"type": "function", "function": {"name": choice["name"]}}
+        body["tool_choice"] = choice
+    if compat.get("openRouterRouting"):
+        body["provider"] = compat["openRouterRouting"]
+    if compat.get("vercelGatewayRouting"):
+        body["providerOptions"] = {"gateway": compat["vercelGatewayRouting"]}
+    if compat.get("vllmPriority") is not None:
+        body["priority"] = compat["vllmPriority"]
+    if model.sampling_params:
+        body.update(model.sampling_params)
+    body.update(options.extra)
+    return body
+
+
+def convert_messages(model, compat: dict, context: Context) -> List[dict]:
+    """Canonical messages to Chat Completions messages (reference/providers.md 2.2)."""
+    out: List[dict] = []
+    if context.system:
+        role = "developer" if model.reasoning and compat["supportsDeveloperRole"] else "system"
+        out.append({"role": role, "content": context.system})
+    after_tool_result = False
+    for message in context.messages:
+        if isinstance(message, ToolResultMessage):
+            out.append(_tool_result(message, compat))
+            after_tool_result = True
+            continue
+        if after_tool_result and compat["requiresAssistantAfterToolResult"] and message.role == "user":
+            out.append({"role": "assistant", "content": "I have processed the tool results."})
+        after_tool_result = False
+        if isinstance(message, AssistantMessage):
+            converted = _assistant(message, model, compat)
+            if converted is not None:
+                out.append(converted)
+        else:
+            converted = _user(message.content)
+            if converted is not None:
+                out.append(converted)
+    return out
+
+
+def convert_tools(context: Context) -> List[dict]:
+    tools = []
+    for tool in context.tools:
+        function: Dict[str, Any] = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+        if tool.strict is not None:
+            function["strict"] = tool.strict
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
+def compat_for(model) -> dict:
+    """The model's compat flags: detected defaults, overridden by its own compat field by field."""
+    cached = _compat_cache.get(model)
+    if cached is None:
+        cached = _detect(model)
+        cached.update(model.compat or {})
+        _compat_cache[model] = cached
+    return cached
+
+
+def _parse_stream(response, url: str, compat: dict, model_id: str) -> Iterator[Event]:
+    """Chat Completions SSE chunks to canonical events (reference/providers.md 2.4)."""
+    finished = False
+    try:
+        started = False
+        next_index = 0
+        text_index = thinking_index = None
+        tool_blocks: Dict[Any, int] = {}
+        usage: Optional[Usage] = None
+        finish: Optional[str] = None
+        for _name, data in upstream.events(response, url):
+            if data == "[DONE]":
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                raise upstream_unreachable("The upstream sent a stream chunk that is not JSON.") from None
+            if not isinstance(chunk, dict):
+                continue
+            if "error" in chunk and chunk["error"]:
+                raise _stream_error(chunk["error"])
+            if not started:
+                started = True
+                upstream_model = chunk.get("model")
+                yield Start(chunk.get("id"), upstream_model if upstream_model != model_id else None)
+            choices = chunk.get("choices") or ()
+            choice = choices[0] if choices and isinstance(choices[0], dict) else None
+            raw_usage = chunk.get("usage") or (choice.get("usage") if choice else None)
+            if raw_usage:
+                usage = parse_usage(raw_usage)
+            if choice is None:
+                continue
+            delta = choice.get("delta") or {}
+            for field in _REASONING_FIELDS:
+                piece = delta.get(field)
+                if piece:
+                    if thinking_index is None:
+                        thinking_index = next_index
+                        next_index += 1
+                        yield ThinkingStart(thinking_index)
+                    yield ThinkingDelta(thinking_index, piece)
+                    break
+            piece = delta.get("content")
+            if piece:
+                if text_index is None:
+                    text_index = next_index
+                    next_index += 1
+                    yield TextStart(text_index)
+                yield TextDelta(text_index, piece)
+            for call in delta.get("tool_calls") or ():
+                key = call.get("index", call.get("id"))
+                function = call.get("function") or {}
+                index = tool_blocks.get(key)
+                if index is None:
+                    index = tool_blocks[key] = next_index
+                    next_index += 1
+                    yield ToolCallStart(index, call.get("id") or "call_%d" % index, function.get("name") or "")
+                arguments = function.get("arguments")
+                if arguments:
+                    yield ToolCallDelta(index, arguments)
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+        reason = _FINISH_REASONS.get(finish) if finish else None
+        if finish and reason is None:
+            raise upstream_unreachable("Provider finish_reason: %s" % finish)
+        if reason is None:
+            if compat["supportsFinishReason"]:
+                raise upstream_unreachable("The upstream stream ended without a finish_reason.")
+            reason = TOOL_USE if tool_blocks else STOP
+        if not started:
+            yield Start()
+        if reason == STOP and tool_blocks:
+            reason = TOOL_USE
+        finished = True
+        yield Done(reason, usage, finish)
+    finally:
+        if finished:
+            response.release()
+        else:
+            response.close()
+
+
+def parse_usage(raw: dict) -> Usage:
+    """Usage per reference/providers.md 2.5: input excludes cache reads and writes."""
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    cache_read = prompt_details.get("cached_tokens") or raw.get("prompt_cache_hit_tokens") or raw.get("cached_tokens")
+    cache_read = cache_read or 0
+    cache_write = prompt_details.get("cache_write_tokens") or 0
+    prompt = raw.get("prompt_tokens") or 0
+    return Usage(
+        input=max(0, prompt - cache_read - cache_write),
+        output=raw.get("completion_tokens") or 0,
+        cache_read=cache_read,
+        cache_write=cache_write,
+        reasoning=completion_details.get("reasoning_tokens") or 0,
+    )
+
+
+def _stream_error(error: Any) -> GatewayError:
+    if isinstance(error, dict):
+        message = error.get("message") or "The upstream reported an error in the stream."
+        code = error.get("code")
+        status = code if isinstance(code, int) and 400 <= code < 600 else 502
+        return GatewayError(
+            status, str(message), str(error.get("type") or "api_error"), None if code is None else str(code)
+        )
+    return GatewayError(502, str(error), "api_error")
+
+
+def _user(content: list) -> Optional[dict]:
+    if len(content) == 1 and isinstance(content[0], Text):
+        return {"role": "user", "content": content[0].text}
+    parts: List[dict] = []
+    for part in content:
+        if isinstance(part, Text) and part.text:
+            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, Image):
+            parts.append({"type": "image_url", "image_url": {"url": "data:%s;base64,%s" % (part.mime_type, part.data)}})
+    return {"role": "user", "content": parts} if parts else None
+
+
+def _assistant(message: AssistantMessage, model, compat: dict) -> Optional[dict]:
+    texts = [part.text for part in message.content if isinstance(part, Text) and part.text.strip()]
+    thinkings = [part for part in message.content if isinstance(part, Thinking)]
+    calls = [part for part in message.content if isinstance(part, ToolCall)]
+    if not texts and not thinkings and not calls:
+        return None
+    content: Any = "".join(texts) if texts else None
+    if content is None and (compat["requiresNonNullAssistantContent"] or compat["requiresAssistantAfterToolResult"]):
+        content = ""
+    out: Dict[str, Any] = {"role": "assistant", "content": content}
+    if thinkings and compat["requiresThinkingAsText"]:
+        joined = "\n\n".join(part.thinking for part in thinkings)
+        out["content"] = [{"type": "text", "text": joined}] + ([{"type": "text", "text": content}] if content else [])
+    elif thinkings and thinkings[0].signature in _REASONING_FIELDS:
+        out[thinkings[0].signature] = "\n".join(part.thinking for part in thinkings)
+    if compat["requiresReasoningContentOnAssistantMessages"] and model.reasoning and "reasoning_content" not in out:
+        out["reasoning_content"] = ""
+    if calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {
+                    "name": call.name,
+                    "arguments": call.raw_arguments
+                    if call.raw_arguments is not None
+                    else json.dumps(call.arguments, ensure_ascii=False),
+                },
+            }
+            for call in calls
+        ]
+    return out
+
+
+def _tool_result(message: ToolResultMessage, compat: dict) -> dict:
+    texts = [part.text for part in message.content if isinstance(part, Text)]
+    if texts:
+        text = "\n".join(texts)
+    elif any(isinstance(part, Image) for part in message.content):
+        text = "(see attached image)"
+    else:
+        text = "(no tool output)"
+    out = {"role": "tool", "tool_call_id": message.tool_call_id, "content": text}
+    if compat["requiresToolResultName"]:
+        out["name"] = message.tool_name
+    return out
+
+
+def _has_tool_history(context: Context) -> bool:
+    return any(isinstance(message, ToolResultMessage) for message in context.messages)
+
+
+def _merge_headers(headers: Dict[str, str], extra: Optional[Dict[str, str]]) -> None:
+    """Add extra headers over headers; names compare case-insensitively, the later spelling is kept."""
+    if not extra:
+        return
+    for name, value in extra.items():
+        lowered = name.lower()
+        for existing in [key for key in headers if key.lower() == lowered]:
+            del headers[existing]
+        headers[name] = value
+
+
+def _detect(model) -> dict:
+    global _compat_rules
+    if _compat_rules is None:
+        _compat_rules = json.loads(pkgutil.get_data("pigw", "data/openai_compat.json") or b"{}")
+    rules = _compat_rules
+    base_url = (model.base_url or "").lower()
+    groups = {
+        name: model.provider in group["providers"] or any(host in base_url for host in group["hosts"])
+        for name, group in rules["groups"].items()
+    }
+    groups["nonStandard"] = any(groups[name] for name in rules["nonStandard"])
+    detected = {}
+    for flag, flag_rules in rules["flags"].items():
+        for rule in flag_rules:
+            group = rule.get("group")
+            if group is not None and not groups[group]:
+                continue
+            prefixes = rule.get("idPrefix")
+            if prefixes and not model.id.startswith(tuple(prefixes)):
+                continue
+            detected[flag] = rule["value"]
+            break
+    return detected

@@ -1,0 +1,119 @@
+"""Talking to an upstream: send one request, turn transport failures and error answers into GatewayErrors.
+
+Every provider module uses these two functions, so the mapping of upstream failures to client
+errors is written once: connect failures are 502, timeouts 504, an upstream 4xx/5xx keeps its
+status and passes on the upstream's own message, with every secret of the request scrubbed.
+"""
+
+import http.client
+import json
+from typing import Dict, Iterable, Iterator, Optional, Tuple
+
+from pigw.errors import GatewayError, upstream_timeout, upstream_unreachable
+from pigw.net import sse
+from pigw.net.http import ConnectError, Pool, Response, UpstreamTimeout
+
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_MAX_MESSAGE = 1000
+
+
+def post(pool: Pool, url: str, headers: Dict[str, str], body: bytes, secrets: Iterable[Optional[str]] = ()) -> Response:
+    """POST and return a 2xx response; anything else raises a GatewayError."""
+    try:
+        response = pool.request("POST", url, headers, body)
+    except UpstreamTimeout:
+        raise upstream_timeout("The upstream did not answer in time (%s)." % _host(url)) from None
+    except (ConnectError, OSError) as exc:
+        raise upstream_unreachable("Could not reach the upstream (%s): %s" % (_host(url), _reason(exc))) from None
+    if response.status >= 300:
+        raise _error_from_response(response, url, secrets)
+    return response
+
+
+def events(response: Response, url: str) -> Iterator[Tuple[Optional[str], str]]:
+    """The upstream's SSE events; a connection lost or stalled mid-stream raises a GatewayError."""
+    try:
+        yield from sse.iter_events(response.chunks())
+    except UpstreamTimeout:
+        raise upstream_timeout("The upstream stopped sending in the middle of the answer (%s)." % _host(url)) from None
+    except (ConnectError, OSError, http.client.HTTPException) as exc:
+        raise upstream_unreachable(
+            "The upstream connection broke in the middle of the answer (%s): %s" % (_host(url), _reason(exc))
+        ) from None
+
+
+def scrub(text: str, secrets: Iterable[Optional[str]]) -> str:
+    """Replace every secret (of 4+ characters) in text with ***."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def error_from_body(status: int, raw: bytes, secrets: Iterable[Optional[str]] = ()) -> GatewayError:
+    """A GatewayError carrying the upstream's own message, type, code and param when it gave them."""
+    message, kind, code, param = _parse_error_body(raw)
+    if not message:
+        message = "The upstream answered HTTP %d." % status
+    message = scrub(message, list(secrets))[:_MAX_MESSAGE]
+    if kind is None:
+        kind = _STATUS_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return GatewayError(status, message, kind, code, param)
+
+
+def _error_from_response(response: Response, url: str, secrets: Iterable[Optional[str]]) -> GatewayError:
+    try:
+        raw = response.read()
+    except (OSError, http.client.HTTPException):
+        raw = b""
+    finally:
+        response.close()
+    error = error_from_body(response.status, raw, secrets)
+    retry_after = response.headers.get("retry-after")
+    if retry_after:
+        error.headers["Retry-After"] = retry_after
+    return error
+
+
+def _parse_error_body(raw: bytes) -> Tuple[str, Optional[str], Optional[str], Optional[str]]:
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text, None, None, None
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]  # Google sometimes wraps the error in a list
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str):
+        return error, None, None, None
+    if not isinstance(error, dict):
+        message = body.get("message") if isinstance(body, dict) else None
+        return (message if isinstance(message, str) else text), None, None, None
+    message = error.get("message")
+    kind = error.get("type") if isinstance(error.get("type"), str) else None
+    code = error.get("code")
+    param = error.get("param")
+    return (
+        message if isinstance(message, str) else text,
+        kind,
+        str(code) if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
+        param if isinstance(param, str) else None,
+    )
+
+
+def _host(url: str) -> str:
+    rest = url.split("://", 1)[-1]
+    return rest.split("/", 1)[0]
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,300 @@
+"""The HTTP server: keep-alive HTTP/1.1 on a ThreadingHTTPServer, the route table, guards, and response writing.
+
+Responses go out in one write (status line, headers and body together) with Nagle off, and
+streams as one HTTP chunk per SSE frame, so nothing waits on delayed ACKs. When a client goes
+away mid-stream, the reply's iterator is closed, which closes the upstream request behind it.
+"""
+
+import hmac
+import http.client
+import ipaddress
+import socket
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Dict, Optional, Tuple
+from urllib.parse import unquote
+
+from pigw import __version__
+from pigw.api import Incoming, Reply, json_reply, openai_chat, openai_error
+from pigw.api import models as models_api
+from pigw.errors import GatewayError
+
+_REASONS = {code: phrase for code, phrase in BaseHTTPRequestHandler.responses.items()}
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+Route = Callable[["Handler", Incoming], Reply]
+
+
+class Server(ThreadingHTTPServer):
+    """One listening socket serving the gateway; each connection gets a daemon thread."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+    def __init__(self, address: Tuple[str, int], gateway, config, log) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, Handler)
+        self.gateway = gateway
+        self.config = config
+        self.log = log
+        self.started = time.monotonic()
+        self.loopback = is_loopback(address[0])
+        self.port = self.server_address[1]
+        bound = self.server_address[0]
+        if self.loopback and not is_loopback(bound):
+            raise OSError("bound to %s although a loopback address was asked for" % bound)
+
+    def url(self) -> str:
+        host = self.server_address[0]
+        return "http://%s:%d" % ("[%s]" % host if ":" in host else host, self.port)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "pigw/" + __version__
+    server: Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_GET
+
+    def log_message(self, format: str, *args) -> None:
+        """Silence http.server's own lines; pigw writes its access log itself."""
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """Protocol-level errors (bad request line, oversized headers) as JSON, then close."""
+        self.close_connection = True
+        error = GatewayError(code, message or _REASONS.get(code, ("Error",))[0], "invalid_request_error")
+        try:
+            self._write(json_reply(error.openai_body(), code))
+        except OSError:
+            pass
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        path, _, query = self.path.partition("?")
+        self._body_pending = bool(
+            self.headers.get("Content-Length", "0").strip("0 ") or self.headers.get("Transfer-Encoding")
+        )
+        try:
+            reply = self._route(path, query)
+        except GatewayError as error:
+            reply = openai_error(error)
+        except Exception:
+            self.server.log.error("internal_error", path=path, traceback=traceback.format_exc())
+            reply = openai_error(GatewayError(500, "Internal error in pigw; see its log.", "api_error"))
+        if self._body_pending:
+            self.close_connection = True  # an unread body would be taken for the next request
+        status = reply.status
+        try:
+            self._write(reply)
+        except OSError:
+            self.close_connection = True
+            status = 499
+        finally:
+            if reply.chunks is not None:
+                reply.chunks.close()
+        log = self.server.log
+        if log.enabled("info"):
+            log.info(
+                "request",
+                method=self.command,
+                path=path,
+                status=status,
+                ms=round((time.monotonic() - started) * 1000, 2),
+            )
+
+    def _route(self, path: str, query: str) -> Reply:
+        self._check_host()
+        methods = ROUTES.get(path)
+        if methods is None and path.startswith(("/v1/models/", "/models/")):
+            methods = {"GET": _retrieve_model}
+        if methods is None:
+            raise GatewayError(
+                404,
+                "Unknown path %s. pigw serves /v1/chat/completions and /v1/models." % path,
+                "invalid_request_error",
+                "unknown_url",
+            )
+        route = methods.get(self.command)
+        if route is None:
+            allowed = ", ".join(sorted(methods))
+            error = GatewayError(
+                405,
+                "%s is not allowed on %s; use %s." % (self.command, path, allowed),
+                "invalid_request_error",
+                "method_not_allowed",
+            )
+            error.headers["Allow"] = allowed
+            raise error
+        if route is not _health:
+            self._check_key()
+        body = self._read_body() if self.command in ("POST", "PUT", "PATCH") else b""
+        return route(self, Incoming(self.command, path, query, self.headers, body))
+
+    def _check_host(self) -> None:
+        """Loopback binds answer only to loopback Host names (a defence against DNS rebinding)."""
+        if not self.server.loopback:
+            return
+        host = self.headers.get("Host")
+        if host is None:
+            return
+        name, port = _split_host(host)
+        if port is not None and port != self.server.port:
+            raise GatewayError(403, "Host header %r does not name this gateway." % host, "permission_error")
+        if is_loopback(name) or name.lower() in self.server.config.allowed_hosts:
+            return
+        raise GatewayError(
+            403,
+            "Host header %r is not a loopback name; pigw refuses it (DNS rebinding)." % host,
+            "permission_error",
+            "forbidden_host",
+        )
+
+    def _check_key(self) -> None:
+        expected = self.server.config.api_key
+        if not expected:
+            return
+        given = self.headers.get("x-api-key") or ""
+        authorization = self.headers.get("Authorization") or ""
+        if authorization[:7].lower() == "bearer ":
+            given = authorization[7:].strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise GatewayError(
+                401,
+                "Missing or wrong API key for this gateway (send Authorization: Bearer <key>).",
+                "authentication_error",
+                "invalid_api_key",
+            )
+
+    def _read_body(self) -> bytes:
+        self._body_pending = False
+        cap = self.server.config.max_body_bytes
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked(cap)
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError:
+            self.close_connection = True
+            raise GatewayError(400, "Content-Length is not a number.", "invalid_request_error") from None
+        if length < 0:
+            self.close_connection = True
+            raise GatewayError(400, "Content-Length is negative.", "invalid_request_error")
+        if length > cap:
+            self.close_connection = True
+            raise _too_large(cap)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            raise GatewayError(400, "The request body ended early.", "invalid_request_error")
+        return body
+
+    def _read_chunked(self, cap: int) -> bytes:
+        pieces = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise GatewayError(400, "Malformed chunked request body.", "invalid_request_error") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(pieces)
+            total += size
+            if total > cap:
+                self.close_connection = True
+                raise _too_large(cap)
+            pieces.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _write(self, reply: Reply) -> None:
+        head = ["HTTP/1.1 %d %s\r\nServer: %s\r\n" % (reply.status, _reason(reply.status), self.server_version)]
+        for name, value in reply.headers.items():
+            head.append("%s: %s\r\n" % (name, value))
+        if self.close_connection:
+            head.append("Connection: close\r\n")
+        write = self.wfile.write
+        if reply.chunks is None:
+            head.append("Content-Length: %d\r\n\r\n" % len(reply.body))
+            write("".join(head).encode("latin-1") + (b"" if self.command == "HEAD" else reply.body))
+            return
+        head.append("Transfer-Encoding: chunked\r\n\r\n")
+        write("".join(head).encode("latin-1"))
+        for chunk in reply.chunks:
+            write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        write(b"0\r\n\r\n")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _chat(handler: Handler, incoming: Incoming) -> Reply:
+    return openai_chat.handle(incoming, handler.server.gateway)
+
+
+def _models(handler: Handler, incoming: Incoming) -> Reply:
+    return models_api.list_models(handler.server.gateway.registry)
+
+
+def _retrieve_model(handler: Handler, incoming: Incoming) -> Reply:
+    model_id = unquote(incoming.path.split("/models/", 1)[1])
+    return models_api.retrieve_model(handler.server.gateway.registry, model_id)
+
+
+def _health(handler: Handler, incoming: Incoming) -> Reply:
+    return json_reply({"ok": True, "uptimeMs": int((time.monotonic() - handler.server.started) * 1000)})
+
+
+ROUTES: Dict[str, Dict[str, Route]] = {
+    "/v1/chat/completions": {"POST": _chat},
+    "/chat/completions": {"POST": _chat},
+    "/v1/models": {"GET": _models},
+    "/models": {"GET": _models},
+    "/healthz": {"GET": _health},
+}
+
+
+def _split_host(host: str) -> Tuple[str, Optional[int]]:
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif host.count(":") == 1:
+        name, _, port_text = host.partition(":")
+    else:
+        name, port_text = host, ""
+    try:
+        return name, int(port_text) if port_text else None
+    except ValueError:
+        return name, -1
+
+
+def _reason(status: int) -> str:
+    phrase = _REASONS.get(status)
+    if phrase:
+        return phrase[0]
+    return "Client Closed Request" if status == 499 else http.client.responses.get(status, "Unknown")
+
+
+def _too_large(cap: int) -> GatewayError:
+    return GatewayError(
+        413, "The request body is larger than %d bytes." % cap, "invalid_request_error", "request_too_large"
+    )

@@ -1,0 +1,340 @@
+"""openai-completions: exact request bodies per compat flags, and recorded streams to exact canonical events."""
+
+import os
+import unittest
+
+from pigw.core import (
+    AssistantMessage,
+    Context,
+    Done,
+    Image,
+    Options,
+    Text,
+    TextDelta,
+    TextStart,
+    Thinking,
+    ThinkingDelta,
+    ThinkingStart,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolResultMessage,
+    UserMessage,
+    collect,
+)
+from pigw.errors import GatewayError
+from pigw.providers import openai_completions as provider
+from pigw.registry import Model
+
+EXPECTED_CALLS = {
+    "fx-oai-tool-qwen.sse": [("call_eee11723464a4b9eb8cee71d", "weather", '{"location": "San Francisco"}')],
+    "fx-oai-tool-groq.sse": [("tk85n1k4m", "weather", "{}")],
+}
+WIRE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "wire", "openai-chat")
+
+
+class FakeResponse:
+    """Stands in for a pooled upstream response: yields the given bytes, records how it was finished."""
+
+    def __init__(self, data: bytes, piece: int = 37) -> None:
+        self.data = data
+        self.piece = piece
+        self.finished = None
+
+    def chunks(self):
+        for start in range(0, len(self.data), self.piece):
+            yield self.data[start : start + self.piece]
+
+    def release(self) -> None:
+        self.finished = "released"
+
+    def close(self) -> None:
+        self.finished = "closed"
+
+
+def model(provider_id="openai-like", model_id="m-1", base_url="https://api.example.com/v1", **fields) -> Model:
+    return Model(provider_id, model_id, api="openai-completions", base_url=base_url, **fields)
+
+
+def fixture(name: str) -> bytes:
+    with open(os.path.join(WIRE, name), "rb") as handle:
+        return handle.read()
+
+
+def describe(events):
+    """Events as comparable tuples."""
+    out = []
+    for event in events:
+        fields = tuple(getattr(event, slot) for slot in type(event).__slots__ if slot not in ("usage",))
+        if isinstance(event, Done) and event.usage is not None:
+            usage = event.usage
+            fields += ((usage.input, usage.output, usage.cache_read, usage.cache_write, usage.reasoning),)
+        out.append((type(event).__name__,) + fields)
+    return out
+
+
+class RequestBodies(unittest.TestCase):
+    def test_plain_openai_style_body(self) -> None:
+        context = Context("sys", [UserMessage([Text("hi")])])
+        options = Options(max_tokens=10, temperature=0.5, stop=["x"])
+        m = model()
+        body = provider.build_body(m, provider.compat_for(m), context, options)
+        self.assertEqual(
+            body,
+            {
+                "model": "m-1",
+                "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}],
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "max_completion_tokens": 10,
+                "temperature": 0.5,
+                "stop": ["x"],
+            },
+        )
+
+    def test_detected_vendor_defaults(self) -> None:
+        deepseek = model("deepseek", "deepseek-chat", "https://api.deepseek.com", reasoning=True)
+        compat = provider.compat_for(deepseek)
+        self.assertEqual(compat["maxTokensField"], "max_tokens")
+        self.assertEqual(compat["thinkingFormat"], "deepseek")
+        self.assertFalse(compat["supportsStore"])
+        self.assertFalse(compat["supportsDeveloperRole"])
+        self.assertTrue(compat["requiresReasoningContentOnAssistantMessages"])
+        context = Context("sys", [UserMessage([Text("q")]), AssistantMessage([Text("a")]), UserMessage([Text("q2")])])
+        body = provider.build_body(deepseek, compat, context, Options(max_tokens=5))
+        self.assertEqual(
+            body["messages"],
+            [
+                {"role": "system", "content": "sys"},
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a", "reasoning_content": ""},
+                {"role": "user", "content": "q2"},
+            ],
+        )
+        self.assertEqual(body["max_tokens"], 5)
+        openrouter_claude = model("openrouter", "anthropic/claude-x", "https://openrouter.ai/api/v1", reasoning=True)
+        compat = provider.compat_for(openrouter_claude)
+        self.assertTrue(compat["supportsDeveloperRole"])
+        self.assertEqual(compat["cacheControlFormat"], "anthropic")
+        body = provider.build_body(openrouter_claude, compat, Context("sys", [UserMessage([Text("q")])]), Options())
+        self.assertEqual(body["messages"][0], {"role": "developer", "content": "sys"})
+        self.assertFalse(
+            provider.compat_for(model("openrouter", "meta/llama", "https://openrouter.ai/api/v1"))[
+                "supportsDeveloperRole"
+            ]
+        )
+
+    def test_model_compat_wins_field_by_field(self) -> None:
+        m = model(
+            "zai", "glm", "https://api.z.ai/api/coding/paas/v4", compat={"maxTokensField": "max_completion_tokens"}
+        )
+        compat = provider.compat_for(m)
+        self.assertEqual(compat["maxTokensField"], "max_completion_tokens")
+        self.assertEqual(compat["thinkingFormat"], "zai")
+        self.assertFalse(compat["supportsReasoningEffort"])
+
+    def test_tool_history_images_and_bridges(self) -> None:
+        m = model(
+            compat={"requiresToolResultName": True, "requiresAssistantAfterToolResult": True, "zaiToolStream": True}
+        )
+        context = Context(
+            None,
+            [
+                UserMessage([Text("look"), Image("QUJD", "image/png"), Text("")]),
+                AssistantMessage(
+                    [Thinking("hmm", "reasoning_content"), ToolCall("call_1", "get", {"a": 1}, '{"a": 1}')]
+                ),
+                ToolResultMessage("call_1", "get", [Text("42")]),
+                ToolResultMessage("call_2", "get", []),
+                UserMessage([Text("thanks")]),
+            ],
+            [Tool("get", "Get a thing", {"type": "object"}, strict=True)],
+        )
+        body = provider.build_body(m, provider.compat_for(m), context, Options(tool_choice={"name": "get"}))
+        self.assertEqual(
+            body["messages"],
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "look"},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "reasoning_content": "hmm",
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "get", "arguments": '{"a": 1}'}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "42", "name": "get"},
+                {"role": "tool", "tool_call_id": "call_2", "content": "(no tool output)", "name": "get"},
+                {"role": "assistant", "content": "I have processed the tool results."},
+                {"role": "user", "content": "thanks"},
+            ],
+        )
+        self.assertEqual(
+            body["tools"],
+            [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "get",
+                        "description": "Get a thing",
+                        "parameters": {"type": "object"},
+                        "strict": True,
+                    },
+                }
+            ],
+        )
+        self.assertIs(body["tool_stream"], True)
+        self.assertEqual(body["tool_choice"], {"type": "function", "function": {"name": "get"}})
+
+    def test_headers_key_and_catalog_headers(self) -> None:
+        class Cred:
+            api_key = "sk-test"
+            headers = {"x-extra": "1"}
+            base_url = None
+
+        m = model(headers={"NVCF-POLL-SECONDS": "3600", "User-Agent": "custom/1"})
+        self.assertEqual(
+            provider.build_headers(m, Cred()),
+            {
+                "Content-Type": "application/json",
+                "Accept": "text/event-stream",
+                "NVCF-POLL-SECONDS": "3600",
+                "User-Agent": "custom/1",
+                "x-extra": "1",
+                "Authorization": "Bearer sk-test",
+            },
+        )
+        Cred.headers = {"cf-aig-authorization": "Bearer k"}
+        Cred.api_key = None
+        self.assertNotIn("Authorization", provider.build_headers(m, Cred()))
+
+
+class StreamParsing(unittest.TestCase):
+    def parse(self, name: str, compat_model=None):
+        response = FakeResponse(fixture(name))
+        m = compat_model or model(model_id="gpt-4o-2024-08-06")
+        events = list(provider._parse_stream(response, "https://x/v1/chat/completions", provider.compat_for(m), m.id))
+        return events, response
+
+    def test_recorded_text_stream(self) -> None:
+        events, response = self.parse("fx-oai-text.sse")
+        described = describe(events)
+        self.assertEqual(described[0], ("Start", "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL", None))
+        self.assertEqual(described[1], ("TextStart", 0))
+        text = "".join(event.delta for event in events if isinstance(event, TextDelta))
+        self.assertEqual(
+            text,
+            "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, "
+            "I recommend checking a reliable weather website or a weather app.",
+        )
+        self.assertEqual(described[-1], ("Done", "stop", "stop", (14, 30, 0, 0, 0)))
+        self.assertEqual(response.finished, "released")
+
+    def test_recorded_parallel_tool_calls(self) -> None:
+        events, _response = self.parse("fx-oai-tool-parallel.sse")
+        starts = [(e.index, e.id, e.name) for e in events if isinstance(e, ToolCallStart)]
+        self.assertEqual(
+            starts,
+            [
+                (0, "call_JMW1whyEaYG438VE1OIflxA2", "GetWeatherArgs"),
+                (1, "call_DNYTawLBoN8fj3KN6qU9N1Ou", "get_stock_price"),
+            ],
+        )
+        self.assertEqual(
+            "".join(e.delta for e in events if isinstance(e, ToolCallDelta) and e.index == 1),
+            '{"ticker": "AAPL", "exchange": "NASDAQ"}',
+        )
+        self.assertEqual(events[-1].reason, "toolUse")
+        answer = collect(iter(events))
+        self.assertEqual(answer.content[0].arguments, {"city": "Edinburgh", "country": "GB", "units": "c"})
+
+    def test_recorded_reasoning_then_text(self) -> None:
+        events, _response = self.parse("fx-oai-reasoning.sse")
+        self.assertIsInstance(events[1], ThinkingStart)
+        self.assertEqual(events[1].index, 0)
+        self.assertTrue(any(isinstance(e, ThinkingDelta) for e in events))
+        first_text = next(e for e in events if isinstance(e, TextStart))
+        self.assertEqual(first_text.index, 1)
+        answer = collect(iter(events))
+        self.assertEqual([type(part).__name__ for part in answer.content], ["Thinking", "Text"])
+        self.assertEqual(answer.content[0].signature, None)
+        self.assertGreater(answer.usage.reasoning, 0)
+
+    def test_qwen_continuation_ids_and_groq_whole_arguments(self) -> None:
+        for name in ("fx-oai-tool-qwen.sse", "fx-oai-tool-groq.sse"):
+            with self.subTest(name=name):
+                events, _response = self.parse(name)
+                answer = collect(iter(events))
+                calls = [
+                    (part.id, part.name, part.raw_arguments) for part in answer.content if isinstance(part, ToolCall)
+                ]
+                self.assertEqual(calls, EXPECTED_CALLS[name])
+                self.assertEqual(answer.reason, "toolUse")
+
+    def test_length_and_usage_details(self) -> None:
+        events, _response = self.parse("fx-oai-length.sse")
+        self.assertEqual(events[-1].reason, "length")
+        usage = provider.parse_usage(
+            {
+                "prompt_tokens": 100,
+                "completion_tokens": 20,
+                "prompt_tokens_details": {"cached_tokens": 60},
+                "completion_tokens_details": {"reasoning_tokens": 5},
+            }
+        )
+        self.assertEqual(
+            (usage.input, usage.output, usage.cache_read, usage.reasoning, usage.prompt_tokens), (40, 20, 60, 5, 100)
+        )
+        self.assertEqual(provider.parse_usage({"prompt_tokens": 9, "prompt_cache_hit_tokens": 4}).cache_read, 4)
+
+    def test_stream_without_finish_reason_is_an_error_and_closes_upstream(self) -> None:
+        response = FakeResponse(b'data: {"id":"a","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n')
+        events = provider._parse_stream(response, "u", provider.compat_for(model()), "m-1")
+        with self.assertRaises(GatewayError) as caught:
+            list(events)
+        self.assertEqual(caught.exception.status, 502)
+        self.assertEqual(caught.exception.message, "The upstream stream ended without a finish_reason.")
+        self.assertEqual(response.finished, "closed")
+
+    def test_error_chunk_and_unknown_finish_reason(self) -> None:
+        response = FakeResponse(b'data: {"error":{"message":"overloaded","type":"server_error","code":503}}\n\n')
+        with self.assertRaises(GatewayError) as caught:
+            list(provider._parse_stream(response, "u", provider.compat_for(model()), "m-1"))
+        self.assertEqual(
+            (caught.exception.status, caught.exception.message, caught.exception.code), (503, "overloaded", "503")
+        )
+        response = FakeResponse(
+            b'data: {"id":"a","choices":[{"index":0,"delta":{},"finish_reason":"network_error"}]}\n\ndata: [DONE]\n\n'
+        )
+        with self.assertRaises(GatewayError) as caught:
+            list(provider._parse_stream(response, "u", provider.compat_for(model()), "m-1"))
+        self.assertEqual(caught.exception.message, "Provider finish_reason: network_error")
+
+    def test_content_filter_is_kept_and_missing_finish_inferred_when_flagged(self) -> None:
+        response = FakeResponse(
+            b'data: {"id":"a","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"content_filter"}]}\n\n'
+        )
+        events = list(provider._parse_stream(response, "u", provider.compat_for(model()), "m-1"))
+        self.assertEqual(events[-1].reason, "contentFilter")
+        lenient = model(compat={"supportsFinishReason": False})
+        response = FakeResponse(b'data: {"id":"a","choices":[{"index":0,"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n')
+        events = list(provider._parse_stream(response, "u", provider.compat_for(lenient), "m-1"))
+        self.assertEqual(events[-1].reason, "stop")
+
+    def test_generator_closed_early_closes_upstream(self) -> None:
+        response = FakeResponse(fixture("fx-oai-text.sse"))
+        events = provider._parse_stream(response, "u", provider.compat_for(model()), "gpt-4o-2024-08-06")
+        next(events)
+        events.close()
+        self.assertEqual(response.finished, "closed")
+
+
+if __name__ == "__main__":
+    unittest.main()
