@@ -132,6 +132,8 @@ class Options:
         "seed",
         "user",
         "reasoning",
+        "thinking_budget",
+        "top_k",
         "tool_choice",
         "parallel_tool_calls",
         "extra",
@@ -146,6 +148,8 @@ class Options:
         seed: Optional[int] = None,
         user: Optional[str] = None,
         reasoning: Optional[str] = None,
+        thinking_budget: Optional[int] = None,
+        top_k: Optional[int] = None,
         tool_choice: Any = None,
         parallel_tool_calls: Optional[bool] = None,
         extra: Optional[Dict[str, Any]] = None,
@@ -157,6 +161,8 @@ class Options:
         self.seed = seed
         self.user = user
         self.reasoning = reasoning  # a THINKING_LEVELS value
+        self.thinking_budget = thinking_budget  # explicit thinking token budget, where the client gave one
+        self.top_k = top_k
         self.tool_choice = tool_choice  # "auto" | "none" | "required" | {"name": str}
         self.parallel_tool_calls = parallel_tool_calls
         self.extra = extra or {}  # provider-native fields passed through as they are

@@ -51,7 +51,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Z_][A-Z0-9_]*)\}")
 class Credential:
     """What a provider needs to authenticate one request; every value is already resolved."""
 
-    __slots__ = ("api_key", "headers", "env", "base_url", "source")
+    __slots__ = ("api_key", "headers", "env", "base_url", "source", "system_prefix")
 
     def __init__(
         self,
@@ -60,12 +60,14 @@ class Credential:
         env: Optional[Dict[str, str]] = None,
         base_url: Optional[str] = None,
         source: str = "",
+        system_prefix: Optional[str] = None,
     ) -> None:
         self.api_key = api_key
         self.headers = headers if headers is not None else {}
         self.env = env if env is not None else {}
         self.base_url = base_url
         self.source = source
+        self.system_prefix = system_prefix  # text a credential kind requires as the first system block
 
     def __repr__(self) -> str:
         return "Credential(source={!r}, api_key={}, headers={!r}, env={!r}, base_url={!r})".format(
