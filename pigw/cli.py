@@ -115,6 +115,7 @@ def _flags(args: argparse.Namespace) -> dict:
         "authDir": args.auth_dir,
         "config": args.config,
         "demo": True if args.demo else None,
+        "strictParams": True if args.strict else None,
     }
     return {key: value for key, value in pairs.items() if value is not None}
 
@@ -149,5 +150,6 @@ def _parser() -> argparse.ArgumentParser:
         "--model-denylist", metavar="ID", action="append", help="never serve matching models; repeatable"
     )
     parser.add_argument("--demo", action="store_true", help="add the offline model pigw/demo")
+    parser.add_argument("--strict", action="store_true", help="answer 400 to request fields pigw would otherwise drop")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser

@@ -2,7 +2,7 @@
 
 Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLevel``,
 ``modelAllowlist``, ``modelDenylist``, ``upstreamTimeoutMs``, ``connectTimeoutMs``,
-``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``). The gateway's own API key
+``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``). The gateway's own API key
 comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
 """
@@ -32,6 +32,7 @@ _FIELDS = {
     "apiKey": ("api_key", "str", "a string"),
     "caBundle": ("ca_bundle", "str", "a file path"),
     "demo": ("demo", "bool", "true or false"),
+    "strictParams": ("strict_params", "bool", "true or false"),
 }
 _ENV = (
     ("PIGW_PORT", "port"),
@@ -58,6 +59,7 @@ class Config:
         self.api_key: Optional[str] = None
         self.ca_bundle: Optional[str] = None
         self.demo = False
+        self.strict_params = False
         self.sources: List[str] = []  # the config files that were read, in order
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ This module imports nothing of pigw.
 """
 
 import json
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Set, Union
 
 THINKING_LEVELS = ("off", "minimal", "low", "medium", "high", "xhigh", "max")
 
@@ -171,12 +171,14 @@ class Options:
 class Request:
     """One parsed client request: which model, what context, which options."""
 
-    __slots__ = ("model", "context", "options")
+    __slots__ = ("model", "context", "options", "dropped", "must_honour")
 
     def __init__(self, model: str, context: Context, options: Options) -> None:
         self.model = model
         self.context = context
         self.options = options
+        self.dropped: List[str] = []  # client fields left out of the upstream request, for the response header
+        self.must_honour: Set[str] = set()  # fields of options.extra whose loss would change the answer
 
 
 class Usage:

@@ -6,11 +6,12 @@ offline ``pigw/demo`` model.
 """
 
 import os
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Set
 
 from pigw import models_json, providers
 from pigw.config import Config
 from pigw.core import Event, Request
+from pigw.errors import invalid_request
 from pigw.credentials import Credentials
 from pigw.net.http import Pool
 from pigw.registry import Model, Registry, load_catalog
@@ -19,11 +20,16 @@ DEMO_MODEL = Model("pigw", "demo", name="pigw offline demo", api="pigw-demo", ba
 
 
 class Gateway:
-    def __init__(self, registry: Registry, credentials: Credentials, pool: Pool, warnings: List[str]) -> None:
+    def __init__(
+        self, registry: Registry, credentials: Credentials, pool: Pool, warnings: List[str], strict: bool = False
+    ) -> None:
         self.registry = registry
         self.credentials = credentials
         self.pool = pool
         self.warnings = warnings  # problems found while loading models.json and auth.json, for the CLI
+        self.strict = strict  # unknown or unsupported request fields are 400s instead of being dropped
+        self.log = None  # set by the server: where "dropped a field" is said once per field
+        self._reported: Set[str] = set()
 
     def stream(self, request: Request) -> Iterator[Event]:
         """The provider's event stream for this request; resolution and upstream HTTP errors raise before it."""
@@ -31,8 +37,26 @@ class Gateway:
         if level is not None and request.options.reasoning is None:
             request.options.reasoning = level
         provider = providers.for_api(model.api)
+        self._fit_extras(request, model, getattr(provider, "NATIVE_PARAMS", frozenset()))
         credential = self.credentials.resolve(model) if providers.needs_credential(model.api) else None
         return provider.stream(model, request.context, request.options, credential, self.pool)
+
+    def _fit_extras(self, request: Request, model: Model, native: frozenset) -> None:
+        """Drop the client's provider-native fields this provider lacks, or refuse them when they matter."""
+        extra = request.options.extra
+        for name in [name for name in extra if name not in native]:
+            if self.strict or name in request.must_honour:
+                raise invalid_request(
+                    "`%s` is not supported by `%s` (a model of the `%s` api)." % (name, model.public_id, model.api),
+                    name,
+                )
+            del extra[name]
+            request.dropped.append(name)
+        for name in request.dropped:
+            if name not in self._reported:
+                self._reported.add(name)
+                if self.log is not None:
+                    self.log.info("dropped_param", param=name, model=model.public_id)
 
 
 def build(config: Config) -> Gateway:
@@ -67,4 +91,4 @@ def build(config: Config) -> Gateway:
         ca_file=config.ca_bundle,
     )
     warnings.extend(credentials.warnings())
-    return Gateway(registry, credentials, pool, warnings)
+    return Gateway(registry, credentials, pool, warnings, config.strict_params)

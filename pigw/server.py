@@ -38,6 +38,7 @@ class Server(ThreadingHTTPServer):
         self.gateway = gateway
         self.config = config
         self.log = log
+        gateway.log = log
         self.started = time.monotonic()
         self.loopback = is_loopback(address[0])
         self.port = self.server_address[1]

@@ -40,6 +40,15 @@ _EFFORTS = {"none": "off", **{level: level for level in THINKING_LEVELS}}
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _DONE = b"data: [DONE]\n\n"
+# Fields parse() turns into the canonical request.
+_UNDERSTOOD = frozenset(
+    "model messages stream stream_options temperature top_p max_tokens max_completion_tokens stop seed user n "
+    "tools tool_choice parallel_tool_calls reasoning_effort reasoning".split()
+)
+# OpenAI fields passed through to providers that speak them natively; the rest of the world drops them.
+_NATIVE = frozenset("frequency_penalty presence_penalty response_format logprobs top_logprobs logit_bias".split())
+# Of those, the ones whose silent loss would change the answer: a provider without them answers 400.
+_MUST_HONOUR = frozenset("logprobs top_logprobs logit_bias".split())
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -47,7 +56,7 @@ def handle(incoming: Incoming, gateway) -> Reply:
     """Answer one Chat Completions request."""
     try:
         body = incoming.json_object()
-        request = parse(body)
+        request = parse(body, gateway.strict)
         stream_options = body.get("stream_options")
         include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
         events = gateway.stream(request)
@@ -57,17 +66,21 @@ def handle(incoming: Incoming, gateway) -> Reply:
             first = next(events)
             return Reply(
                 200,
-                dict(_STREAM_HEADERS),
+                _dropped_header(request, _STREAM_HEADERS),
                 chunks=render_stream(first, events, completion_id, created, request.model, include_usage),
             )
         answer = collect(events)
     except GatewayError as error:
         return openai_error(error)
-    return json_reply(render_completion(answer, completion_id, created, request.model))
+    body = render_completion(answer, completion_id, created, request.model)
+    return json_reply(body, headers=_dropped_header(request, {}))
 
 
-def parse(body: Dict[str, Any]) -> Request:
-    """A Chat Completions body to a canonical Request; a 400 naming the field when it is malformed."""
+def parse(body: Dict[str, Any], strict: bool = False) -> Request:
+    """A Chat Completions body to a canonical Request; a 400 naming the field when it is malformed.
+
+    Fields pigw does not know are dropped and named in ``request.dropped`` (strict: a 400 naming them).
+    """
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid_request("`model` is required and must be a non-empty string.", "model")
@@ -80,7 +93,17 @@ def parse(body: Dict[str, Any]) -> Request:
     if n is not None and n != 1:
         raise invalid_request("`n` other than 1 is not supported yet.", "n")
     system, converted = _convert_messages(messages)
-    return Request(model, Context(system, converted, _tools(body.get("tools"))), _options(body))
+    request = Request(model, Context(system, converted, _tools(body.get("tools"))), _options(body))
+    for name in body:
+        if name in _NATIVE:
+            request.options.extra[name] = body[name]
+            if name in _MUST_HONOUR and body[name] not in (None, False):
+                request.must_honour.add(name)
+        elif name not in _UNDERSTOOD:
+            if strict:
+                raise invalid_request("`%s` is not a parameter pigw understands (strict mode)." % name, name)
+            request.dropped.append(name)
+    return request
 
 
 def render_completion(answer, completion_id: str, created: int, model: str) -> Dict[str, Any]:
@@ -161,6 +184,13 @@ def render_stream(
                 yield _DONE
     except GatewayError as error:
         yield b"data: " + error.openai_json() + b"\n\n"
+
+
+def _dropped_header(request: Request, headers: Dict[str, str]) -> Dict[str, str]:
+    merged = dict(headers)
+    if request.dropped:
+        merged["x-pigw-dropped-params"] = ", ".join(request.dropped)
+    return merged
 
 
 def render_usage(usage: Usage) -> Dict[str, Any]:
@@ -345,6 +375,11 @@ def _options(body: Dict[str, Any]) -> Options:
             raise invalid_request("`user` must be a string.", "user")
         options.user = user
     effort = body.get("reasoning_effort")
+    reasoning = body.get("reasoning")
+    if effort is None and isinstance(reasoning, dict):
+        effort = reasoning.get("effort")
+    elif reasoning is not None and not isinstance(reasoning, dict):
+        raise invalid_request('`reasoning` must be an object such as {"effort": "high"}.', "reasoning")
     if effort is not None:
         if effort not in _EFFORTS:
             raise invalid_request("`reasoning_effort` must be one of %s." % ", ".join(_EFFORTS), "reasoning_effort")

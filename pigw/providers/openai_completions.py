@@ -48,6 +48,8 @@ _FINISH_REASONS = {
     "content_filter": CONTENT_FILTER,
 }
 _REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text")
+# OpenAI request fields this api forwards as they are (options.extra).
+NATIVE_PARAMS = frozenset("frequency_penalty presence_penalty response_format logprobs top_logprobs logit_bias".split())
 _compat_rules: Optional[dict] = None
 _compat_cache: Dict[Any, dict] = {}
 

@@ -137,6 +137,29 @@ class Parsing(unittest.TestCase):
                 self.assertEqual((caught.exception.status, caught.exception.param), (400, param))
                 self.assertEqual(caught.exception.type, "invalid_request_error")
 
+    def test_unknown_fields_dropped_native_ones_kept_or_strict_400(self) -> None:
+        body = {
+            "model": "m",
+            "messages": [{"role": "user", "content": "x"}],
+            "store": True,
+            "metadata": {"a": "b"},
+            "frequency_penalty": 0.5,
+            "logprobs": True,
+            "top_logprobs": 2,
+            "logit_bias": None,
+            "reasoning": {"effort": "high"},
+        }
+        request = openai_chat.parse(body)
+        self.assertEqual(request.dropped, ["store", "metadata"])
+        self.assertEqual(
+            request.options.extra, {"frequency_penalty": 0.5, "logprobs": True, "top_logprobs": 2, "logit_bias": None}
+        )
+        self.assertEqual(request.must_honour, {"logprobs", "top_logprobs"})
+        self.assertEqual(request.options.reasoning, "high")
+        with self.assertRaises(GatewayError) as caught:
+            openai_chat.parse(body, strict=True)
+        self.assertEqual((caught.exception.status, caught.exception.param), (400, "store"))
+
     def test_data_url_image(self) -> None:
         request = openai_chat.parse(
             {

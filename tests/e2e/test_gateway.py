@@ -203,6 +203,30 @@ class GatewayEndToEnd(unittest.TestCase):
         self.assertEqual(chunks[-1]["choices"], [])
         self.assertEqual(chunks[-1]["usage"]["total_tokens"], chunks[-1]["usage"]["prompt_tokens"] + 4)
 
+    def test_unknown_fields_are_dropped_and_named_native_ones_forwarded(self) -> None:
+        status, headers, body = self.chat(
+            {
+                "model": "mock/echo-1",
+                "messages": [{"role": "user", "content": "x"}],
+                "store": False,
+                "metadata": {"app": "cline"},
+                "frequency_penalty": 0.25,
+                "response_format": {"type": "json_object"},
+            }
+        )
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers["x-pigw-dropped-params"], "store, metadata")
+        sent = self.mock.requests[-1].json
+        self.assertEqual((sent["frequency_penalty"], sent["response_format"]), (0.25, {"type": "json_object"}))
+        self.assertNotIn("store", sent)
+        self.assertNotIn("metadata", sent)
+        self.assertTrue(
+            self.gateway.wait_for_log('"event": "dropped_param", "param": "store"'), self.gateway.stderr_text
+        )
+        self.chat({"model": "mock/echo-1", "messages": [{"role": "user", "content": "x"}], "store": False})
+        self.assertTrue(self.gateway.wait_for_log('"event": "request"'))
+        self.assertEqual(self.gateway.stderr_text.count('"event": "dropped_param", "param": "store"'), 1)
+
     def test_stream_without_include_usage_has_no_usage_chunk(self) -> None:
         _status, _headers, body = self.chat(
             {"model": "mock/echo-1", "messages": [{"role": "user", "content": "x"}], "stream": True}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from typing import Dict, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -127,6 +128,15 @@ class GatewayProcess:
         finally:
             if own:
                 conn.close()
+
+    def wait_for_log(self, text: str, timeout: float = 3.0) -> bool:
+        """True once text appears in what the process wrote to stderr."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr_text:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def _drain_stdout(self) -> None:
         assert self.process is not None and self.process.stdout is not None
