@@ -11,8 +11,8 @@ from typing import Iterator, List, Optional, Set
 from pigw import models_json, providers
 from pigw.config import Config
 from pigw.core import Event, Request
-from pigw.errors import invalid_request
 from pigw.credentials import Credentials
+from pigw.errors import invalid_request
 from pigw.net.http import Pool
 from pigw.registry import Model, Registry, load_catalog
 
