@@ -167,7 +167,7 @@ def _parse_stream(response, url: str, compat: dict, model_id: str) -> Iterator[E
         finish: Optional[str] = None
         for _name, data in upstream.events(response, url):
             if data == "[DONE]":
-                break
+                continue  # read on to the end of the body, so the connection goes back to the pool
             try:
                 chunk = json.loads(data)
             except ValueError:

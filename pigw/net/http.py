@@ -1,0 +1,547 @@
+"""Pooled keep-alive upstream connections: proxies, CA bundle, timeouts, safe reuse and abort."""
+
+import base64
+import http.client
+import os
+import select
+import socket
+import ssl
+import threading
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["ConnectError", "Pool", "ReadError", "Response", "UpstreamTimeout"]
+
+
+class ConnectError(OSError):
+    """No response: DNS, refused, TLS or proxy failure, or the connection closed before a status line."""
+
+
+class UpstreamTimeout(OSError):
+    """The connect timeout ran out, or no data arrived within the read timeout."""
+
+
+class ReadError(OSError):
+    """The body could not be read to its end: reset, truncated, or aborted by ``Response.close()``."""
+
+
+class Pool:
+    """Keep-alive connections per (scheme, host, port, proxy), shared by many threads."""
+
+    def __init__(
+        self,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        environ: Optional[Mapping[str, str]] = None,
+        ca_file: Optional[str] = None,
+        max_idle_per_host: int = 16,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_idle_per_host = max_idle_per_host
+        self._ca_file = ca_file or env.get("SSL_CERT_FILE") or None
+        self._ca_dir = None if ca_file else env.get("SSL_CERT_DIR") or None
+        self._proxies = {"http": _read_proxy(env, "http_proxy"), "https": _read_proxy(env, "https_proxy")}
+        self._no_proxy = _NoProxy(_env(env, "no_proxy")[1])
+        self._routes: Dict[Tuple[str, str], _Route] = {}
+        self._idle: Dict[Tuple[Any, ...], List[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._ssl_context: Optional[ssl.SSLContext] = None
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Dict[str, str],
+        body: Optional[bytes] = None,
+        read_timeout: Optional[float] = None,
+    ) -> "Response":
+        """Send one request and return once the status line and headers have arrived.
+
+        A reused connection that turns out to have been closed by the server while idle is replaced
+        by a fresh one, once. Raises ``ConnectError``, ``UpstreamTimeout``, or ``ValueError`` for a
+        URL or header http.client refuses (the message never shows header values).
+        """
+        route, target = self._route(url)
+        timeout = self.read_timeout if read_timeout is None else read_timeout
+        conn = self._take(route.key)
+        if conn is not None:
+            try:
+                return self._exchange(route, conn, method, target, headers, body, timeout, True)
+            except _Stale:
+                pass
+        return self._exchange(route, self._connect(route), method, target, headers, body, timeout, False)
+
+    def proxy_for(self, url: str) -> Optional[str]:
+        """The proxy a request to ``url`` would go through, as ``http://host:port``, or None for direct."""
+        proxy = self._route(url)[0].proxy
+        if proxy is None:
+            return None
+        if proxy.error:
+            raise ConnectError(proxy.error)
+        return proxy.url
+
+    def close(self) -> None:
+        """Close every idle connection; connections in use are closed when their response ends."""
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+    def _route(self, url: str) -> Tuple["_Route", str]:
+        parts = urlsplit(url)
+        route = self._routes.get((parts.scheme, parts.netloc))
+        if route is None:
+            route = self._routes[(parts.scheme, parts.netloc)] = self._make_route(parts)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        if route.proxy is not None and route.scheme == "http":
+            target = route.origin + target
+        return route, target
+
+    def _make_route(self, parts: Any) -> "_Route":
+        scheme = parts.scheme
+        if scheme not in _DEFAULT_PORTS:
+            raise ValueError(f"unsupported URL scheme {scheme!r}: only http and https")
+        host = parts.hostname
+        if not host:
+            raise ValueError("URL has no host")
+        port = parts.port or _DEFAULT_PORTS[scheme]
+        proxy = None if self._no_proxy.bypasses(host, port) else self._proxies[scheme]
+        return _Route(scheme, host, port, proxy)
+
+    def _take(self, key: Tuple[Any, ...]) -> Optional[http.client.HTTPConnection]:
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                conn = idle.pop()
+            if not _dropped(conn.sock):
+                return conn
+            conn.close()
+
+    def _put(self, key: Tuple[Any, ...], conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.max_idle_per_host:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def _connect(self, route: "_Route") -> http.client.HTTPConnection:
+        proxy = route.proxy
+        if proxy is not None and proxy.error:
+            raise ConnectError(proxy.error)
+        host, port = (route.host, route.port) if proxy is None else (proxy.host, proxy.port)
+        conn: http.client.HTTPConnection
+        if route.scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=self.connect_timeout, context=self._context())
+            if proxy is not None:
+                conn.set_tunnel(route.host, route.port, dict(proxy.tunnel_headers))
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+        where = route.label if proxy is None else f"{route.label} through proxy {proxy.label}"
+        try:
+            conn.connect()
+        except socket.timeout as exc:
+            conn.close()
+            raise UpstreamTimeout(f"connecting to {where} timed out after {self.connect_timeout:g} s") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise ConnectError(f"cannot connect to {where}: {_describe(exc)}") from exc
+        return conn
+
+    def _context(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._ssl_context is None:
+                try:
+                    self._ssl_context = ssl.create_default_context(cafile=self._ca_file, capath=self._ca_dir)
+                except (OSError, ValueError) as exc:
+                    raise ConnectError(f"cannot load CA certificates: {_describe(exc)}") from exc
+            return self._ssl_context
+
+    def _exchange(
+        self,
+        route: "_Route",
+        conn: http.client.HTTPConnection,
+        method: str,
+        target: str,
+        headers: Dict[str, str],
+        body: Optional[bytes],
+        timeout: float,
+        reused: bool,
+    ) -> "Response":
+        sock = conn.sock
+        _start_request(conn, method, target, headers, body, route)
+        try:
+            sock.settimeout(timeout)
+            conn.endheaders(body)
+            resp = conn.getresponse()
+        except socket.timeout as exc:
+            conn.close()
+            raise UpstreamTimeout(f"no response from {route.label} within {timeout:g} s") from exc
+        except _STALE_ERRORS as exc:
+            conn.close()
+            if reused:
+                raise _Stale from exc
+            raise ConnectError(f"{route.label} closed the connection before responding: {_describe(exc)}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise ConnectError(f"request to {route.label} failed: {_describe(exc)}") from exc
+        return Response(self, route, conn, sock, resp)
+
+
+class Response:
+    """One upstream response: status and headers now, the body read once, then the connection is reused."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        route: "_Route",
+        conn: http.client.HTTPConnection,
+        sock: socket.socket,
+        resp: http.client.HTTPResponse,
+    ) -> None:
+        self.status: int = resp.status
+        self.reason: str = resp.reason
+        self.headers: http.client.HTTPMessage = resp.msg
+        self._pool = pool
+        self._route = route
+        self._conn = conn
+        self._sock = sock
+        self._resp = resp
+        self._lock = threading.Lock()
+        self._busy = False  # a read() or chunks() is under way
+        self._open = True  # neither released nor closed yet
+        self._broken = False  # closed, or a read failed: further reads raise
+
+    def read(self) -> bytes:
+        """The whole body (b"" once it has been read); then the connection goes back to the pool."""
+        resp = self._begin()
+        if resp is None:
+            return b""
+        complete = False
+        try:
+            try:
+                data = resp.read()
+            except socket.timeout as exc:
+                raise self._timed_out() from exc
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                raise self._failed(exc) from exc
+            complete = self._at_end(resp)
+            return data
+        finally:
+            self._finish(complete)
+
+    def chunks(self, size: int = 65536) -> Iterator[bytes]:
+        """Body bytes as they arrive, at most ``size`` at a time; at the end the connection goes back to the pool."""
+        resp = self._begin()
+        if resp is None:
+            return
+        complete = False
+        try:
+            read1 = resp.read1
+            while True:
+                try:
+                    data = read1(size)
+                except socket.timeout as exc:
+                    raise self._timed_out() from exc
+                except (OSError, http.client.HTTPException, ValueError) as exc:
+                    raise self._failed(exc) from exc
+                if not data:
+                    break
+                yield data
+            complete = self._at_end(resp)
+        except GeneratorExit:  # the consumer stopped early, maybe right after the last byte
+            complete = _body_done(resp)
+            raise
+        finally:
+            self._finish(complete)
+
+    def set_read_timeout(self, seconds: Optional[float]) -> None:
+        """Wait at most ``seconds`` for each further read (None: forever)."""
+        self._sock.settimeout(seconds)
+
+    def close(self) -> None:
+        """Abort: the connection is shut down and never reused. Safe from any thread, even mid-read."""
+        with self._lock:
+            if not self._open:
+                return
+            self._open = False
+            self._broken = True
+            busy = self._busy
+        try:
+            # The plain-socket shutdown, even for TLS: SSLSocket.shutdown would also drop the SSL
+            # object under a reader blocked in another thread.
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+        if not busy:
+            self._conn.close()
+
+    def release(self) -> None:
+        """Normal end: the connection goes back to the pool if the body was read to its end, else it is closed."""
+        with self._lock:
+            idle = self._open and not self._busy
+            if idle:
+                self._open = False
+        if not idle:
+            self.close()
+        elif _body_done(self._resp):
+            self._recycle()
+        else:
+            self._broken = True
+            self._conn.close()
+
+    def __enter__(self) -> "Response":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.release()
+
+    def _begin(self) -> Optional[http.client.HTTPResponse]:
+        with self._lock:
+            if self._busy:
+                raise RuntimeError("the body of this response is already being read")
+            if self._broken:
+                raise ReadError(f"the response from {self._route.label} was closed")
+            if not self._open:
+                return None
+            self._busy = True
+        return self._resp
+
+    def _at_end(self, resp: http.client.HTTPResponse) -> bool:
+        if self._broken:
+            raise ReadError(f"the response from {self._route.label} was closed while reading")
+        if resp.length:
+            raise ReadError(f"the body from {self._route.label} ended {resp.length} bytes short")
+        resp.close()
+        return True
+
+    def _finish(self, complete: bool) -> None:
+        with self._lock:
+            self._busy = False
+            self._open = False
+            complete = complete and not self._broken  # close() may have run after the last read
+            self._broken = not complete
+        if complete:
+            self._recycle()
+        else:
+            self._conn.close()
+
+    def _recycle(self) -> None:
+        if self._resp.will_close or self._conn.sock is None:
+            self._conn.close()
+        else:
+            self._pool._put(self._route.key, self._conn)
+
+    def _timed_out(self) -> UpstreamTimeout:
+        return UpstreamTimeout(f"no data from {self._route.label} within {self._sock.gettimeout():g} s")
+
+    def _failed(self, exc: Exception) -> ReadError:
+        if self._broken:
+            return ReadError(f"the response from {self._route.label} was closed while reading")
+        return ReadError(f"reading the body from {self._route.label} failed: {_describe(exc)}")
+
+
+# Failures of a reused connection that mean the server closed it while it sat idle.
+_STALE_ERRORS = (
+    http.client.BadStatusLine,  # includes RemoteDisconnected
+    BrokenPipeError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    ssl.SSLEOFError,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+_LOOPBACK = frozenset(("localhost", "127.0.0.1", "::1"))
+
+
+class _Stale(Exception):
+    """A reused connection failed before the status line: retry on a fresh one."""
+
+
+class _Proxy:
+    """One proxy setting: where to connect and how to authenticate, or why it cannot be used."""
+
+    __slots__ = ("host", "port", "url", "label", "authorization", "tunnel_headers", "error")
+
+    def __init__(self, host: str = "", port: int = 0, authorization: Optional[str] = None, error: str = "") -> None:
+        self.host = host
+        self.port = port
+        self.label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.url = "http://" + self.label
+        self.authorization = authorization
+        self.tunnel_headers = {"Proxy-Authorization": authorization} if authorization else {}
+        self.error = error
+
+
+class _Route:
+    """Where requests for one scheme://host:port go, and under which pool key."""
+
+    __slots__ = ("scheme", "host", "port", "proxy", "label", "origin", "key", "proxy_authorization")
+
+    def __init__(self, scheme: str, host: str, port: int, proxy: Optional[_Proxy]) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.proxy = proxy
+        self.label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        netloc = self.label if port != _DEFAULT_PORTS[scheme] else self.label.rpartition(":")[0]
+        self.origin = f"{scheme}://{netloc}"
+        self.key = (scheme, host, port, None if proxy is None else proxy.url)
+        # Sent with each request through a plain HTTP proxy; HTTPS sends it once, with CONNECT.
+        self.proxy_authorization = proxy.authorization if proxy is not None and scheme == "http" else None
+
+
+class _NoProxy:
+    """Hosts that bypass the proxy: the NO_PROXY entries, plus loopback always."""
+
+    def __init__(self, value: str) -> None:
+        self.everything = False
+        self.domains: List[Tuple[str, str, Optional[int]]] = []  # (name, ".name", port or None)
+        self.networks: List[Any] = []
+        for entry in value.split(","):
+            entry = entry.strip().lower()
+            if entry == "*":
+                self.everything = True
+            elif "/" in entry:
+                self._add_network(entry)
+            elif entry:
+                host, port = _split_host_port(entry)
+                host = host.lstrip("*.")
+                if host:
+                    self.domains.append((host, "." + host, port))
+
+    def bypasses(self, host: str, port: int) -> bool:
+        if self.everything or host in _LOOPBACK:
+            return True
+        for name, suffix, only_port in self.domains:
+            if (only_port is None or only_port == port) and (host == name or host.endswith(suffix)):
+                return True
+        return bool(self.networks) and self._in_networks(host)
+
+    def _add_network(self, entry: str) -> None:
+        import ipaddress
+
+        try:
+            self.networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            pass
+
+    def _in_networks(self, host: str) -> bool:
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+def _start_request(
+    conn: http.client.HTTPConnection,
+    method: str,
+    target: str,
+    headers: Dict[str, str],
+    body: Optional[bytes],
+    route: "_Route",
+) -> None:
+    """Buffer the request line and headers; http.client's own messages would show the URL and header values."""
+    skip_host = has_length = False
+    for name in headers:
+        lower = name.lower()
+        if lower == "host":
+            skip_host = True
+        elif lower == "content-length":
+            has_length = True
+    name = ""
+    try:
+        conn.putrequest(method, target, skip_host=skip_host, skip_accept_encoding=True)
+        for name, value in headers.items():
+            conn.putheader(name, value)
+    except (ValueError, http.client.HTTPException):
+        conn.close()
+        what = f"header {name!r}" if name else f"method or URL for {route.label}"
+        raise ValueError(f"invalid request {what} (value not shown)") from None
+    if route.proxy_authorization:
+        conn.putheader("Proxy-Authorization", route.proxy_authorization)
+    if not has_length:
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        elif method in _BODY_METHODS:
+            conn.putheader("Content-Length", "0")
+
+
+def _body_done(resp: http.client.HTTPResponse) -> bool:
+    if resp.isclosed():
+        return True
+    if resp.length == 0:
+        resp.close()
+        return True
+    return False
+
+
+def _dropped(sock: Optional[socket.socket]) -> bool:
+    """True when an idle socket is readable: the server closed it, or sent bytes nobody asked for."""
+    if sock is None:
+        return True
+    try:
+        poll = getattr(select, "poll", None)
+        if poll is None:
+            return bool(select.select([sock], [], [], 0)[0])
+        poller = poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+def _env(environ: Mapping[str, str], name: str) -> Tuple[str, str]:
+    """(variable used, stripped value) for ``name`` in lower or upper case; lower case wins, as in curl."""
+    for variable in (name, name.upper()):
+        value = environ.get(variable)
+        if value is not None:
+            return variable, value.strip()
+    return name.upper(), ""
+
+
+def _read_proxy(environ: Mapping[str, str], name: str) -> Optional[_Proxy]:
+    variable, value = _env(environ, name)
+    if not value:
+        variable, value = _env(environ, "all_proxy")
+    if not value:
+        return None
+    parts = urlsplit(value if "://" in value else "http://" + value)
+    if parts.scheme != "http":
+        return _Proxy(error=f"{variable} uses the proxy scheme {parts.scheme!r}; only http:// proxies are supported")
+    try:
+        port = parts.port or 80
+    except ValueError:
+        return _Proxy(error=f"{variable} has an invalid port")
+    if not parts.hostname:
+        return _Proxy(error=f"{variable} has no host")
+    authorization = None
+    if parts.username is not None:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        authorization = "Basic " + base64.b64encode(credentials).decode("ascii")
+    return _Proxy(parts.hostname, port, authorization)
+
+
+def _split_host_port(entry: str) -> Tuple[str, Optional[int]]:
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+    else:
+        host, port = entry, ""
+    return host, int(port) if port.isdigit() else None
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

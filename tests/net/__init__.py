@@ -1,0 +1,1 @@
+"""Tests of the upstream HTTP layer: pooled connections and the SSE reader."""
