@@ -2,7 +2,8 @@
 
 Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLevel``,
 ``modelAllowlist``, ``modelDenylist``, ``upstreamTimeoutMs``, ``connectTimeoutMs``,
-``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``). The gateway's own API key
+``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``,
+``keepaliveSeconds``). The gateway's own API key
 comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
 """
@@ -33,6 +34,7 @@ _FIELDS = {
     "caBundle": ("ca_bundle", "str", "a file path"),
     "demo": ("demo", "bool", "true or false"),
     "strictParams": ("strict_params", "bool", "true or false"),
+    "keepaliveSeconds": ("keepalive_seconds", "nonneg", "a number of seconds (0 turns keepalives off)"),
 }
 _ENV = (
     ("PIGW_PORT", "port"),
@@ -60,6 +62,7 @@ class Config:
         self.ca_bundle: Optional[str] = None
         self.demo = False
         self.strict_params = False
+        self.keepalive_seconds = 15.0
         self.sources: List[str] = []  # the config files that were read, in order
 
     def __repr__(self) -> str:
@@ -136,6 +139,8 @@ def _valid(kind: str, value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
     if kind == "level":
         return value in LEVELS
+    if kind == "nonneg":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
     if isinstance(value, bool) or not isinstance(value, int):
         return False
     return 0 <= value <= 65535 if kind == "port" else value > 0

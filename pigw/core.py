@@ -8,7 +8,8 @@ This module imports nothing of pigw.
 """
 
 import json
-from typing import Any, Dict, Iterable, List, Optional, Set, Union
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Union
 
 THINKING_LEVELS = ("off", "minimal", "low", "medium", "high", "xhigh", "max")
 
@@ -168,15 +169,47 @@ class Options:
         self.extra = extra or {}  # provider-native fields passed through as they are
 
 
+class Cancel:
+    """A request's cancellation: callbacks (closing upstream sockets) run once, when the client goes away."""
+
+    __slots__ = ("cancelled", "_callbacks", "_lock")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self._callbacks: List[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def add(self, callback: Callable[[], None]) -> None:
+        """Run callback on cancel; at once when already cancelled."""
+        with self._lock:
+            if not self.cancelled:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self.cancelled:
+                return
+            self.cancelled = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except OSError:
+                pass
+
+
 class Request:
     """One parsed client request: which model, what context, which options."""
 
-    __slots__ = ("model", "context", "options", "dropped", "must_honour")
+    __slots__ = ("model", "context", "options", "dropped", "must_honour", "cancel")
 
     def __init__(self, model: str, context: Context, options: Options) -> None:
         self.model = model
         self.context = context
         self.options = options
+        self.cancel = Cancel()
         self.dropped: List[str] = []  # client fields left out of the upstream request, for the response header
         self.must_honour: Set[str] = set()  # fields of options.extra whose loss would change the answer
 

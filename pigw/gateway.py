@@ -39,7 +39,7 @@ class Gateway:
         provider = providers.for_api(model.api)
         self._fit_extras(request, model, getattr(provider, "NATIVE_PARAMS", frozenset()))
         credential = self.credentials.resolve(model) if providers.needs_credential(model.api) else None
-        return provider.stream(model, request.context, request.options, credential, self.pool)
+        return provider.stream(model, request.context, request.options, credential, self.pool, request.cancel)
 
     def _fit_extras(self, request: Request, model: Model, native: frozenset) -> None:
         """Drop the client's provider-native fields this provider lacks, or refuse them when they matter."""

@@ -12,12 +12,14 @@ import socket
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from pigw import __version__
 from pigw.api import Incoming, Reply, json_reply, openai_chat, openai_error
 from pigw.api import models as models_api
+from pigw.client_watch import ClientWatcher, Watch
+from pigw.core import Cancel
 from pigw.errors import GatewayError
 
 _REASONS = {code: phrase for code, phrase in BaseHTTPRequestHandler.responses.items()}
@@ -34,6 +36,7 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, address: Tuple[str, int], gateway, config, log) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.watcher = ClientWatcher(config.keepalive_seconds)
         super().__init__(address, Handler)
         self.gateway = gateway
         self.config = config
@@ -42,12 +45,16 @@ class Server(ThreadingHTTPServer):
         self.started = time.monotonic()
         self.loopback = is_loopback(address[0])
         self.port = self.server_address[1]
-        bound = self.server_address[0]
+        bound = str(self.server_address[0])
         if self.loopback and not is_loopback(bound):
             raise OSError("bound to %s although a loopback address was asked for" % bound)
 
+    def server_close(self) -> None:
+        self.watcher.stop()
+        super().server_close()
+
     def url(self) -> str:
-        host = self.server_address[0]
+        host = str(self.server_address[0])
         return "http://%s:%d" % ("[%s]" % host if ":" in host else host, self.port)
 
 
@@ -73,7 +80,7 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         error = GatewayError(code, message or _REASONS.get(code, ("Error",))[0], "invalid_request_error")
         try:
-            self._write(json_reply(error.openai_body(), code))
+            self._write(json_reply(error.openai_body(), code), None)
         except OSError:
             pass
 
@@ -83,8 +90,10 @@ class Handler(BaseHTTPRequestHandler):
         self._body_pending = bool(
             self.headers.get("Content-Length", "0").strip("0 ") or self.headers.get("Transfer-Encoding")
         )
+        cancel = Cancel()
+        watch = self.server.watcher.watch(self.connection, cancel) if self.command == "POST" else None
         try:
-            reply = self._route(path, query)
+            reply = self._route(path, query, cancel)
         except GatewayError as error:
             reply = openai_error(error)
         except Exception:
@@ -94,13 +103,17 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # an unread body would be taken for the next request
         status = reply.status
         try:
-            self._write(reply)
+            self._write(reply, watch)
         except OSError:
             self.close_connection = True
             status = 499
         finally:
+            if watch is not None:
+                self.server.watcher.unwatch(watch)
             if reply.chunks is not None:
                 reply.chunks.close()
+        if cancel.cancelled:
+            status = 499
         log = self.server.log
         if log.enabled("info"):
             log.info(
@@ -111,7 +124,7 @@ class Handler(BaseHTTPRequestHandler):
                 ms=round((time.monotonic() - started) * 1000, 2),
             )
 
-    def _route(self, path: str, query: str) -> Reply:
+    def _route(self, path: str, query: str, cancel: Cancel) -> Reply:
         self._check_host()
         methods = ROUTES.get(path)
         if methods is None and path.startswith(("/v1/models/", "/models/")):
@@ -137,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         if route is not _health:
             self._check_key()
         body = self._read_body() if self.command in ("POST", "PUT", "PATCH") else b""
-        return route(self, Incoming(self.command, path, query, self.headers, body))
+        return route(self, Incoming(self.command, path, query, self.headers, body, cancel))
 
     def _check_host(self) -> None:
         """Loopback binds answer only to loopback Host names (a defence against DNS rebinding)."""
@@ -200,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
         return body
 
     def _read_chunked(self, cap: int) -> bytes:
-        pieces = []
+        pieces: List[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024)
@@ -220,19 +233,23 @@ class Handler(BaseHTTPRequestHandler):
             pieces.append(self.rfile.read(size))
             self.rfile.readline(1024)
 
-    def _write(self, reply: Reply) -> None:
+    def _write(self, reply: Reply, watch: Optional[Watch]) -> None:
         head = ["HTTP/1.1 %d %s\r\nServer: %s\r\n" % (reply.status, _reason(reply.status), self.server_version)]
         for name, value in reply.headers.items():
             head.append("%s: %s\r\n" % (name, value))
         if self.close_connection:
             head.append("Connection: close\r\n")
-        write = self.wfile.write
+        write: Callable[[bytes], Any] = self.wfile.write
         if reply.chunks is None:
             head.append("Content-Length: %d\r\n\r\n" % len(reply.body))
             write("".join(head).encode("latin-1") + (b"" if self.command == "HEAD" else reply.body))
             return
         head.append("Transfer-Encoding: chunked\r\n\r\n")
+        if watch is not None:
+            write = watch.write
         write("".join(head).encode("latin-1"))
+        if watch is not None and reply.keepalive:
+            watch.keepalive = b"%x\r\n%s\r\n" % (len(reply.keepalive), reply.keepalive)
         for chunk in reply.chunks:
             write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         write(b"0\r\n\r\n")

@@ -6,27 +6,30 @@ went away) closes the upstream request behind it.
 """
 
 import json
-from typing import Dict, Iterator, Optional
+from typing import Dict, Generator, Optional
 
+from pigw.core import Cancel
 from pigw.errors import GatewayError
 
 JSON = "application/json"
 
 
 class Reply:
-    __slots__ = ("status", "headers", "body", "chunks")
+    __slots__ = ("status", "headers", "body", "chunks", "keepalive")
 
     def __init__(
         self,
         status: int,
         headers: Optional[Dict[str, str]] = None,
         body: bytes = b"",
-        chunks: Optional[Iterator[bytes]] = None,
+        chunks: Optional[Generator[bytes, None, None]] = None,
+        keepalive: Optional[bytes] = None,
     ) -> None:
         self.status = status
         self.headers = headers or {}
         self.body = body
         self.chunks = chunks
+        self.keepalive = keepalive  # an SSE frame the server may send while the stream is silent
 
 
 def json_reply(value, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Reply:
@@ -44,14 +47,17 @@ def openai_error(error: GatewayError) -> Reply:
 class Incoming:
     """What a route sees of one HTTP request."""
 
-    __slots__ = ("method", "path", "query", "headers", "body")
+    __slots__ = ("method", "path", "query", "headers", "body", "cancel")
 
-    def __init__(self, method: str, path: str, query: str, headers, body: bytes) -> None:
+    def __init__(
+        self, method: str, path: str, query: str, headers, body: bytes, cancel: Optional[Cancel] = None
+    ) -> None:
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers  # case-insensitive .get()
         self.body = body
+        self.cancel = cancel or Cancel()  # fired by the server when the client goes away
 
     def json_object(self) -> dict:
         """The body as a JSON object, or a 400 saying what is wrong with it."""

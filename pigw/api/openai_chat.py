@@ -4,7 +4,7 @@ import json
 import os
 import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Generator, Iterator, List, Optional
 
 from pigw.api import Incoming, Reply, json_reply, openai_error
 from pigw.core import (
@@ -49,6 +49,10 @@ _UNDERSTOOD = frozenset(
 _NATIVE = frozenset("frequency_penalty presence_penalty response_format logprobs top_logprobs logit_bias".split())
 # Of those, the ones whose silent loss would change the answer: a provider without them answers 400.
 _MUST_HONOUR = frozenset("logprobs top_logprobs logit_bias".split())
+_TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
+# Sent during silence: a chunk with an empty delta parses in every OpenAI client, unlike the
+# comment-only SSE blocks some parsers choke on.
+_KEEPALIVE = b'[{"index":0,"delta":{}' + _TAIL
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -57,17 +61,19 @@ def handle(incoming: Incoming, gateway) -> Reply:
     try:
         body = incoming.json_object()
         request = parse(body, gateway.strict)
+        request.cancel = incoming.cancel
         stream_options = body.get("stream_options")
         include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
         events = gateway.stream(request)
         completion_id = "chatcmpl-" + os.urandom(12).hex()
         created = int(time.time())
         if body.get("stream") is True:
-            first = next(events)
+            envelope = chunk_envelope(completion_id, created, request.model)
             return Reply(
                 200,
                 _dropped_header(request, _STREAM_HEADERS),
-                chunks=render_stream(first, events, completion_id, created, request.model, include_usage),
+                chunks=render_stream(events, envelope, include_usage),
+                keepalive=envelope + _KEEPALIVE,
             )
         answer = collect(events)
     except GatewayError as error:
@@ -137,21 +143,23 @@ def render_completion(answer, completion_id: str, created: int, model: str) -> D
     return body
 
 
-def render_stream(
-    first: Event, events: Iterator[Event], completion_id: str, created: int, model: str, include_usage: bool
-) -> Iterator[bytes]:
-    """Events to `chat.completion.chunk` SSE frames: role first, deltas, finish, usage if asked, [DONE]."""
-    envelope = b'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"choices":' % (
+def chunk_envelope(completion_id: str, created: int, model: str) -> bytes:
+    """The bytes every `chat.completion.chunk` frame of one stream starts with, up to its choices."""
+    return b'data: {"id":%s,"object":"chat.completion.chunk","created":%d,"model":%s,"choices":' % (
         _quote(completion_id).encode(),
         created,
         _quote(model).encode(),
     )
+
+
+def render_stream(events: Iterator[Event], envelope: bytes, include_usage: bool) -> Generator[bytes, None, None]:
+    """Events to `chat.completion.chunk` SSE frames: role first, deltas, finish, usage if asked, [DONE]."""
     head = envelope + b'[{"index":0,"delta":'
-    tail = b',"logprobs":null,"finish_reason":null}]}\n\n'
+    tail = _TAIL
     tool_numbers: Dict[int, int] = {}
     try:
         yield head + b'{"role":"assistant","content":""}' + tail
-        for event in _chain(first, events):
+        for event in events:
             kind = type(event)
             if kind is TextDelta:
                 yield head + b'{"content":' + _quote(event.delta).encode() + b"}" + tail  # type: ignore[attr-defined]
@@ -203,11 +211,6 @@ def render_usage(usage: Usage) -> Dict[str, Any]:
     }
 
 
-def _chain(first: Event, rest: Iterator[Event]) -> Iterator[Event]:
-    yield first
-    yield from rest
-
-
 def _convert_messages(messages: List[Any]):
     system: List[str] = []
     converted: List[Message] = []
@@ -240,7 +243,9 @@ def _convert_messages(messages: List[Any]):
                 raise invalid_request(
                     "`%s.tool_call_id` is required for tool messages." % where, where + ".tool_call_id"
                 )
-            name = message.get("name") if isinstance(message.get("name"), str) else tool_names.get(call_id, "")
+            name = message.get("name")
+            if not isinstance(name, str):
+                name = tool_names.get(call_id, "")
             converted.append(ToolResultMessage(call_id, name, _parts(content or "", where)))
     return ("\n\n".join(system) or None), converted
 

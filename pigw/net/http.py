@@ -7,7 +7,7 @@ import select
 import socket
 import ssl
 import threading
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 __all__ = ["ConnectError", "Pool", "ReadError", "Response", "UpstreamTimeout"]
@@ -56,22 +56,25 @@ class Pool:
         headers: Dict[str, str],
         body: Optional[bytes] = None,
         read_timeout: Optional[float] = None,
+        on_waiting: Optional[Callable[[Callable[[], None]], None]] = None,
     ) -> "Response":
         """Send one request and return once the status line and headers have arrived.
 
         A reused connection that turns out to have been closed by the server while idle is replaced
-        by a fresh one, once. Raises ``ConnectError``, ``UpstreamTimeout``, or ``ValueError`` for a
-        URL or header http.client refuses (the message never shows header values).
+        by a fresh one, once. ``on_waiting`` receives an abort function, valid while this call waits
+        for the response (another thread may call it to give up: ``ConnectError`` follows). Raises
+        ``ConnectError``, ``UpstreamTimeout``, or ``ValueError`` for a URL or header http.client
+        refuses (the message never shows header values).
         """
         route, target = self._route(url)
         timeout = self.read_timeout if read_timeout is None else read_timeout
         conn = self._take(route.key)
         if conn is not None:
             try:
-                return self._exchange(route, conn, method, target, headers, body, timeout, True)
+                return self._exchange(route, conn, method, target, headers, body, timeout, True, on_waiting)
             except _Stale:
                 pass
-        return self._exchange(route, self._connect(route), method, target, headers, body, timeout, False)
+        return self._exchange(route, self._connect(route), method, target, headers, body, timeout, False, on_waiting)
 
     def proxy_for(self, url: str) -> Optional[str]:
         """The proxy a request to ``url`` would go through, as ``http://host:port``, or None for direct."""
@@ -174,9 +177,13 @@ class Pool:
         body: Optional[bytes],
         timeout: float,
         reused: bool,
+        on_waiting: Optional[Callable[[Callable[[], None]], None]],
     ) -> "Response":
         sock = conn.sock
         _start_request(conn, method, target, headers, body, route)
+        abort = _Abort(sock)
+        if on_waiting is not None:
+            on_waiting(abort.fire)
         try:
             sock.settimeout(timeout)
             conn.endheaders(body)
@@ -191,7 +198,14 @@ class Pool:
             raise ConnectError(f"{route.label} closed the connection before responding: {_describe(exc)}") from exc
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
+            if abort.fired:
+                raise ConnectError(f"request to {route.label} aborted") from exc
             raise ConnectError(f"request to {route.label} failed: {_describe(exc)}") from exc
+        finally:
+            abort.disarm()
+        if abort.fired:
+            conn.close()
+            raise ConnectError(f"request to {route.label} aborted")
         return Response(self, route, conn, sock, resp)
 
 
@@ -359,6 +373,30 @@ _STALE_ERRORS = (
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _LOOPBACK = frozenset(("localhost", "127.0.0.1", "::1"))
+
+
+class _Abort:
+    """Shuts a connection's socket down from another thread, but only while its request waits for an answer."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+        self._armed = True
+        self.fired = False
+
+    def fire(self) -> None:
+        with self._lock:
+            if not self._armed:
+                return
+            self.fired = True
+        try:
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = False
 
 
 class _Stale(Exception):

@@ -1,4 +1,4 @@
-"""Upstream protocols, one module per api kind, each with ``stream(model, context, options, credential, pool)``.
+"""Upstream protocols, one module per api kind, each with ``stream(model, context, options, credential, pool, cancel)``.
 
 ``for_api`` maps an api kind to its module; adding a protocol is one module and one line here.
 Modules are imported on first use, so start-up pays only for what is served.
@@ -10,6 +10,7 @@ from typing import Dict
 from pigw.errors import GatewayError
 
 _MODULES: Dict[str, str] = {
+    "anthropic-messages": "pigw.providers.anthropic_messages",
     "openai-completions": "pigw.providers.openai_completions",
     "pigw-demo": "pigw.providers.demo",
 }

@@ -12,7 +12,7 @@ REPLY = (
 _WORDS_PER_CHUNK = 6
 
 
-def stream(model, context: Context, options: Options, credential, pool) -> Iterator[Event]:
+def stream(model, context: Context, options: Options, credential, pool, cancel=None) -> Iterator[Event]:
     """Yield the fixed reply in chunks of a few words, with usage estimated at 4 characters a token."""
     return _events(context, options)
 

@@ -54,13 +54,13 @@ _compat_rules: Optional[dict] = None
 _compat_cache: Dict[Any, dict] = {}
 
 
-def stream(model, context: Context, options: Options, credential, pool) -> Iterator[Event]:
+def stream(model, context: Context, options: Options, credential, pool, cancel=None) -> Iterator[Event]:
     """Send the request and yield canonical events as the upstream streams them."""
     compat = compat_for(model)
     base_url = credential.base_url or model.base_url
     url = base_url.rstrip("/") + "/chat/completions"
     body = json.dumps(build_body(model, compat, context, options), ensure_ascii=False).encode()
-    response = upstream.post(pool, url, build_headers(model, credential), body, (credential.api_key,))
+    response = upstream.post(pool, url, build_headers(model, credential), body, (credential.api_key,), cancel)
     return _parse_stream(response, url, compat, model.id)
 
 

@@ -9,6 +9,7 @@ import http.client
 import json
 from typing import Dict, Iterable, Iterator, Optional, Tuple
 
+from pigw.core import Cancel
 from pigw.errors import GatewayError, upstream_timeout, upstream_unreachable
 from pigw.net import sse
 from pigw.net.http import ConnectError, Pool, Response, UpstreamTimeout
@@ -26,16 +27,31 @@ _STATUS_TYPES = {
 _MAX_MESSAGE = 1000
 
 
-def post(pool: Pool, url: str, headers: Dict[str, str], body: bytes, secrets: Iterable[Optional[str]] = ()) -> Response:
-    """POST and return a 2xx response; anything else raises a GatewayError."""
+def post(
+    pool: Pool,
+    url: str,
+    headers: Dict[str, str],
+    body: bytes,
+    secrets: Iterable[Optional[str]] = (),
+    cancel: Optional[Cancel] = None,
+) -> Response:
+    """POST and return a 2xx response; anything else raises a GatewayError.
+
+    With a ``cancel``, the client going away aborts the request at any point: while it waits for
+    the upstream's answer, and while the answer streams.
+    """
     try:
-        response = pool.request("POST", url, headers, body)
+        response = pool.request("POST", url, headers, body, on_waiting=cancel.add if cancel else None)
+    except ValueError as exc:
+        raise GatewayError(500, "pigw could not build the upstream request: %s" % exc, "api_error") from None
     except UpstreamTimeout:
         raise upstream_timeout("The upstream did not answer in time (%s)." % _host(url)) from None
     except (ConnectError, OSError) as exc:
         raise upstream_unreachable("Could not reach the upstream (%s): %s" % (_host(url), _reason(exc))) from None
     if response.status >= 300:
         raise _error_from_response(response, url, secrets)
+    if cancel is not None:
+        cancel.add(response.close)
     return response
 
 

@@ -32,9 +32,8 @@ TAIL = ',"logprobs":null,"finish_reason":null}]}\n\n'
 
 
 def frames(events, include_usage=False):
-    iterator = iter(events)
-    first = next(iterator)
-    return b"".join(openai_chat.render_stream(first, iterator, "chatcmpl-1", 1700000000, "p/m", include_usage)).decode()
+    envelope = openai_chat.chunk_envelope("chatcmpl-1", 1700000000, "p/m")
+    return b"".join(openai_chat.render_stream(iter(events), envelope, include_usage)).decode()
 
 
 class Parsing(unittest.TestCase):

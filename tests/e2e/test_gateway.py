@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import time
 import unittest
 
 from tests.support.gateway_process import GatewayProcess, sse_data
@@ -13,6 +14,11 @@ from tests.support.mock_upstream import MockUpstream
 
 CANARY_KEY = "gsk-canary-7f3a9c1e5b"
 MOCK_KEY = "mock-canary-2d8e4f6a"
+
+
+def _fixture_events(name: str):
+    with open(os.path.join(os.path.dirname(__file__), "..", "fixtures", "wire", "openai-chat", name), "rb") as handle:
+        return [piece for piece in handle.read().split(b"\n\n") if piece.strip()]
 
 
 def _closed_port() -> int:
@@ -42,6 +48,8 @@ class GatewayEndToEnd(unittest.TestCase):
                         {"id": "scripted-429"},
                         {"id": "scripted-drop"},
                         {"id": "scripted-hang"},
+                        {"id": "slow-stream"},
+                        {"id": "hang-for-disconnect"},
                     ],
                 },
                 "deadend": {
@@ -56,7 +64,7 @@ class GatewayEndToEnd(unittest.TestCase):
         with open(os.path.join(cls.agent_dir, "models.json"), "w") as handle:
             json.dump(models, handle)
         with open(os.path.join(cls.agent_dir, "gateway.json"), "w") as handle:
-            json.dump({"upstreamTimeoutMs": 1500}, handle)
+            json.dump({"upstreamTimeoutMs": 1500, "keepaliveSeconds": 0.3}, handle)
         env = {"MOCK_KEY": MOCK_KEY, "GROQ_API_KEY": CANARY_KEY, "HOME": cls.agent_dir}
         cls.gateway = GatewayProcess(["--auth-dir", cls.agent_dir, "--log-level", "debug"], env).start()
 
@@ -406,6 +414,54 @@ class GatewayEndToEnd(unittest.TestCase):
         self.assertEqual(chunks[-1]["error"]["code"], "upstream_unreachable")
         self.assertTrue(all(choice["finish_reason"] is None for chunk in chunks[:-1] for choice in chunk["choices"]))
         self.assertEqual(self.chat({"model": "mock/echo-1", "messages": [{"role": "user", "content": "ok"}]})[0], 200)
+
+    def test_client_leaving_closes_the_upstream_request(self) -> None:
+        self.mock.script("hang-for-disconnect", hang=True)
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                before = len(self.mock.disconnects)
+                connection = self.gateway.connection()
+                body = {
+                    "model": "mock/hang-for-disconnect",
+                    "messages": [{"role": "user", "content": "x"}],
+                    "stream": stream,
+                }
+                connection.request(
+                    "POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"}
+                )
+                time.sleep(0.3)
+                connection.close()
+                self.assertTrue(self.mock.wait_for_disconnect(timeout=1.5, count=before + 1))
+        events = [piece + b"\n\n" for piece in _fixture_events("fx-oai-text.sse")]
+        self.mock.script("slow-stream", chunks=events, delay=0.2)
+        before = len(self.mock.disconnects)
+        connection = self.gateway.connection()
+        body = {"model": "mock/slow-stream", "messages": [{"role": "user", "content": "x"}], "stream": True}
+        connection.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        self.assertEqual(response.status, 200)
+        response.read1(100) if hasattr(response, "read1") else response.read(100)
+        connection.close()
+        self.assertTrue(self.mock.wait_for_disconnect(timeout=1.5, count=before + 1))
+        self.assertTrue(self.gateway.wait_for_log('"status": 499'))
+
+    def test_silent_stream_gets_empty_delta_keepalives(self) -> None:
+        events = _fixture_events("fx-oai-text.sse")
+        chunks = [events[0] + b"\n\n", b"".join(event + b"\n\n" for event in events[1:])]
+        self.mock.script("slow-stream", chunks=chunks, delay=1.0)
+        status, _headers, body = self.chat(
+            {"model": "mock/slow-stream", "messages": [{"role": "user", "content": "x"}], "stream": True}
+        )
+        self.assertEqual(status, 200)
+        frames = [json.loads(frame) for frame in sse_data(body)[:-1]]
+        keepalives = [
+            frame
+            for frame in frames
+            if frame["choices"] and frame["choices"][0]["delta"] == {} and frame["choices"][0]["finish_reason"] is None
+        ]
+        self.assertGreaterEqual(len(keepalives), 2)
+        self.assertEqual(frames[0]["choices"][0]["delta"], {"role": "assistant", "content": ""})
+        self.assertEqual(len({frame["id"] for frame in frames}), 1)
 
     def test_keep_alive_serves_many_requests_on_one_connection(self) -> None:
         connection = self.gateway.connection()
