@@ -3,7 +3,7 @@
 Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLevel``,
 ``modelAllowlist``, ``modelDenylist``, ``upstreamTimeoutMs``, ``connectTimeoutMs``,
 ``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``,
-``keepaliveSeconds``). The gateway's own API key
+``keepaliveSeconds``, ``idleTimeoutSeconds``, ``maxConnections``). The gateway's own API key
 comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
 """
@@ -35,6 +35,8 @@ _FIELDS = {
     "demo": ("demo", "bool", "true or false"),
     "strictParams": ("strict_params", "bool", "true or false"),
     "keepaliveSeconds": ("keepalive_seconds", "nonneg", "a number of seconds (0 turns keepalives off)"),
+    "idleTimeoutSeconds": ("idle_timeout_seconds", "positive", "a positive number of seconds"),
+    "maxConnections": ("max_connections", "posint", "a positive integer"),
 }
 _ENV = (
     ("PIGW_PORT", "port"),
@@ -63,6 +65,8 @@ class Config:
         self.demo = False
         self.strict_params = False
         self.keepalive_seconds = 15.0
+        self.idle_timeout_seconds = 30.0  # to send a request's head and body, and between keep-alive requests
+        self.max_connections = 256
         self.sources: List[str] = []  # the config files that were read, in order
 
     def __repr__(self) -> str:
@@ -139,8 +143,9 @@ def _valid(kind: str, value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
     if kind == "level":
         return value in LEVELS
-    if kind == "nonneg":
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    if kind in ("nonneg", "positive"):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return number and (value >= 0 if kind == "nonneg" else value > 0)
     if isinstance(value, bool) or not isinstance(value, int):
         return False
     return 0 <= value <= 65535 if kind == "port" else value > 0

@@ -203,13 +203,14 @@ class Cancel:
 class Request:
     """One parsed client request: which model, what context, which options."""
 
-    __slots__ = ("model", "context", "options", "dropped", "must_honour", "cancel")
+    __slots__ = ("model", "context", "options", "dropped", "must_honour", "cancel", "target")
 
     def __init__(self, model: str, context: Context, options: Options) -> None:
         self.model = model
         self.context = context
         self.options = options
         self.cancel = Cancel()
+        self.target: Any = None  # the model the gateway resolved this request to
         self.dropped: List[str] = []  # client fields left out of the upstream request, for the response header
         self.must_honour: Set[str] = set()  # fields of options.extra whose loss would change the answer
 

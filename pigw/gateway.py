@@ -34,6 +34,7 @@ class Gateway:
     def stream(self, request: Request) -> Iterator[Event]:
         """The provider's event stream for this request; resolution and upstream HTTP errors raise before it."""
         model, level = self.registry.resolve(request.model)
+        request.target = model
         if level is not None and request.options.reasoning is None:
             request.options.reasoning = level
         provider = providers.for_api(model.api)

@@ -8,7 +8,9 @@ away mid-stream, the reply's iterator is closed, which closes the upstream reque
 import hmac
 import http.client
 import ipaddress
+import os
 import socket
+import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +21,6 @@ from pigw import __version__
 from pigw.api import Incoming, Reply, json_reply, openai_chat, openai_error
 from pigw.api import models as models_api
 from pigw.client_watch import ClientWatcher, Watch
-from pigw.core import Cancel
 from pigw.errors import GatewayError
 
 _REASONS = {code: phrase for code, phrase in BaseHTTPRequestHandler.responses.items()}
@@ -37,6 +38,8 @@ class Server(ThreadingHTTPServer):
     def __init__(self, address: Tuple[str, int], gateway, config, log) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.watcher = ClientWatcher(config.keepalive_seconds)
+        self.active = 0  # connections being served
+        self._count_lock = threading.Lock()
         super().__init__(address, Handler)
         self.gateway = gateway
         self.config = config
@@ -49,9 +52,34 @@ class Server(ThreadingHTTPServer):
         if self.loopback and not is_loopback(bound):
             raise OSError("bound to %s although a loopback address was asked for" % bound)
 
+    def process_request(self, request, client_address) -> None:
+        """A thread per connection, up to maxConnections; beyond that a quick 503 and close."""
+        with self._count_lock:
+            full = self.active >= self.config.max_connections
+            if not full:
+                self.active += 1
+        if full:
+            _refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._done_with_connection()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._done_with_connection()
+
     def server_close(self) -> None:
         self.watcher.stop()
         super().server_close()
+
+    def _done_with_connection(self) -> None:
+        with self._count_lock:
+            self.active -= 1
 
     def url(self) -> str:
         host = str(self.server_address[0])
@@ -64,6 +92,7 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
 
     def setup(self) -> None:
+        self.timeout = self.server.config.idle_timeout_seconds  # slow or idle clients lose their thread
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -85,23 +114,24 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def _dispatch(self) -> None:
-        started = time.monotonic()
         path, _, query = self.path.partition("?")
+        incoming = Incoming(self.command, path, query, self.headers, b"")
+        request_id = _request_id(self.headers)
         self._body_pending = bool(
             self.headers.get("Content-Length", "0").strip("0 ") or self.headers.get("Transfer-Encoding")
         )
-        cancel = Cancel()
-        watch = self.server.watcher.watch(self.connection, cancel) if self.command == "POST" else None
+        watch = self.server.watcher.watch(self.connection, incoming.cancel) if self.command == "POST" else None
         try:
-            reply = self._route(path, query, cancel)
+            reply = self._route(incoming)
         except GatewayError as error:
-            reply = openai_error(error)
+            reply = error_reply(path, error)
         except Exception:
-            self.server.log.error("internal_error", path=path, traceback=traceback.format_exc())
-            reply = openai_error(GatewayError(500, "Internal error in pigw; see its log.", "api_error"))
+            self.server.log.error("internal_error", id=request_id, path=path, traceback=traceback.format_exc())
+            reply = error_reply(path, GatewayError(500, "Internal error in pigw; see its log.", "api_error"))
         if self._body_pending:
             self.close_connection = True  # an unread body would be taken for the next request
-        status = reply.status
+        reply.headers["x-request-id"] = request_id
+        status = 499 if incoming.cancel.cancelled else reply.status
         try:
             self._write(reply, watch)
         except OSError:
@@ -112,19 +142,22 @@ class Handler(BaseHTTPRequestHandler):
                 self.server.watcher.unwatch(watch)
             if reply.chunks is not None:
                 reply.chunks.close()
-        if cancel.cancelled:
-            status = 499
+        if reply.chunks is not None and incoming.cancel.cancelled:
+            status = 499  # the client left in the middle of the stream
         log = self.server.log
         if log.enabled("info"):
             log.info(
                 "request",
+                id=request_id,
                 method=self.command,
                 path=path,
                 status=status,
-                ms=round((time.monotonic() - started) * 1000, 2),
+                ms=round((time.monotonic() - incoming.started) * 1000, 2),
+                **incoming.notes,
             )
 
-    def _route(self, path: str, query: str, cancel: Cancel) -> Reply:
+    def _route(self, incoming: Incoming) -> Reply:
+        path = incoming.path
         self._check_host()
         methods = ROUTES.get(path)
         if methods is None and path.startswith(("/v1/models/", "/models/")):
@@ -149,8 +182,9 @@ class Handler(BaseHTTPRequestHandler):
             raise error
         if route is not _health:
             self._check_key()
-        body = self._read_body() if self.command in ("POST", "PUT", "PATCH") else b""
-        return route(self, Incoming(self.command, path, query, self.headers, body, cancel))
+        if self.command in ("POST", "PUT", "PATCH"):
+            incoming.body = self._read_body()
+        return route(self, incoming)
 
     def _check_host(self) -> None:
         """Loopback binds answer only to loopback Host names (a defence against DNS rebinding)."""
@@ -253,6 +287,38 @@ class Handler(BaseHTTPRequestHandler):
         for chunk in reply.chunks:
             write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         write(b"0\r\n\r\n")
+
+
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+    b"Connection: close\r\nContent-Length: 118\r\n\r\n"
+    b'{"error":{"message":"pigw is serving its maximum number of connections.",'
+    b'"type":"api_error","param":null,"code":null}}'
+)
+
+
+def _refuse(sock: socket.socket) -> None:
+    try:
+        sock.settimeout(0.5)
+        sock.sendall(_BUSY)
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def error_reply(path: str, error: GatewayError) -> Reply:
+    """An error in the shape of the API the path belongs to."""
+    return openai_error(error)
+
+
+def _request_id(headers) -> str:
+    """The client's own request id when it sent a sane one, else a new one."""
+    given = headers.get("x-client-request-id") or headers.get("x-request-id")
+    if given and len(given) <= 128 and given.isprintable():
+        return given
+    return "req_" + os.urandom(12).hex()
 
 
 def is_loopback(host: str) -> bool:

@@ -6,7 +6,8 @@ went away) closes the upstream request behind it.
 """
 
 import json
-from typing import Dict, Generator, Optional
+import time
+from typing import Any, Dict, Generator, Optional
 
 from pigw.core import Cancel
 from pigw.errors import GatewayError
@@ -47,17 +48,17 @@ def openai_error(error: GatewayError) -> Reply:
 class Incoming:
     """What a route sees of one HTTP request."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "cancel")
+    __slots__ = ("method", "path", "query", "headers", "body", "cancel", "started", "notes")
 
-    def __init__(
-        self, method: str, path: str, query: str, headers, body: bytes, cancel: Optional[Cancel] = None
-    ) -> None:
+    def __init__(self, method: str, path: str, query: str, headers, body: bytes) -> None:
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers  # case-insensitive .get()
         self.body = body
-        self.cancel = cancel or Cancel()  # fired by the server when the client goes away
+        self.cancel = Cancel()  # fired by the server when the client goes away
+        self.started = time.monotonic()
+        self.notes: Dict[str, Any] = {}  # what the route learned, for the access log (model, tokens, ttft)
 
     def json_object(self) -> dict:
         """The body as a JSON object, or a 400 saying what is wrong with it."""

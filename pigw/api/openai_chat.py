@@ -37,6 +37,7 @@ from pigw.errors import GatewayError, invalid_request
 
 _FINISH = {TOOL_USE: "tool_calls", LENGTH: "length", CONTENT_FILTER: "content_filter"}
 _EFFORTS = {"none": "off", **{level: level for level in THINKING_LEVELS}}
+CLIENT_API = "openai-chat-client"
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _DONE = b"data: [DONE]\n\n"
@@ -53,6 +54,7 @@ _TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
 # Sent during silence: a chunk with an empty delta parses in every OpenAI client, unlike the
 # comment-only SSE blocks some parsers choke on.
 _KEEPALIVE = b'[{"index":0,"delta":{}' + _TAIL
+_FIRST_TOKEN = (TextDelta, ThinkingDelta, ToolCallStart)
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -65,6 +67,8 @@ def handle(incoming: Incoming, gateway) -> Reply:
         stream_options = body.get("stream_options")
         include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
         events = gateway.stream(request)
+        incoming.notes["model"] = request.target.public_id
+        incoming.notes["provider"] = request.target.provider
         completion_id = "chatcmpl-" + os.urandom(12).hex()
         created = int(time.time())
         if body.get("stream") is True:
@@ -72,12 +76,13 @@ def handle(incoming: Incoming, gateway) -> Reply:
             return Reply(
                 200,
                 _dropped_header(request, _STREAM_HEADERS),
-                chunks=render_stream(events, envelope, include_usage),
+                chunks=render_stream(events, envelope, include_usage, incoming),
                 keepalive=envelope + _KEEPALIVE,
             )
         answer = collect(events)
     except GatewayError as error:
         return openai_error(error)
+    _note_usage(incoming, answer.usage)
     body = render_completion(answer, completion_id, created, request.model)
     return json_reply(body, headers=_dropped_header(request, {}))
 
@@ -152,15 +157,24 @@ def chunk_envelope(completion_id: str, created: int, model: str) -> bytes:
     )
 
 
-def render_stream(events: Iterator[Event], envelope: bytes, include_usage: bool) -> Generator[bytes, None, None]:
-    """Events to `chat.completion.chunk` SSE frames: role first, deltas, finish, usage if asked, [DONE]."""
+def render_stream(
+    events: Iterator[Event], envelope: bytes, include_usage: bool, incoming: Optional[Incoming] = None
+) -> Generator[bytes, None, None]:
+    """Events to `chat.completion.chunk` SSE frames: role first, deltas, finish, usage if asked, [DONE].
+
+    With ``incoming``, time to first token and usage are noted for the access log.
+    """
     head = envelope + b'[{"index":0,"delta":'
     tail = _TAIL
     tool_numbers: Dict[int, int] = {}
     try:
         yield head + b'{"role":"assistant","content":""}' + tail
+        first = True
         for event in events:
             kind = type(event)
+            if first and incoming is not None and kind in _FIRST_TOKEN:
+                first = False
+                incoming.notes["ttftMs"] = round((time.monotonic() - incoming.started) * 1000, 2)
             if kind is TextDelta:
                 yield head + b'{"content":' + _quote(event.delta).encode() + b"}" + tail  # type: ignore[attr-defined]
             elif kind is ThinkingDelta:
@@ -184,6 +198,8 @@ def render_stream(events: Iterator[Event], envelope: bytes, include_usage: bool)
                 }
                 yield head + b'{"tool_calls":[' + _compact(call).encode() + b"]}" + tail
             elif isinstance(event, Done):
+                if incoming is not None:
+                    _note_usage(incoming, event.usage)
                 finish = _FINISH.get(event.reason, "stop")
                 yield head + b'{},"logprobs":null,"finish_reason":"' + finish.encode() + b'"}]}\n\n'
                 if include_usage:
@@ -192,6 +208,12 @@ def render_stream(events: Iterator[Event], envelope: bytes, include_usage: bool)
                 yield _DONE
     except GatewayError as error:
         yield b"data: " + error.openai_json() + b"\n\n"
+
+
+def _note_usage(incoming: Incoming, usage: Optional[Usage]) -> None:
+    if usage is not None:
+        incoming.notes["tokensIn"] = usage.prompt_tokens
+        incoming.notes["tokensOut"] = usage.output
 
 
 def _dropped_header(request: Request, headers: Dict[str, str]) -> Dict[str, str]:
@@ -268,7 +290,9 @@ def _assistant(message: dict, where: str) -> AssistantMessage:
             raise invalid_request("`%s.tool_calls` must be an array." % where, where + ".tool_calls")
         for number, call in enumerate(calls):
             parts.append(_tool_call(call, "%s.tool_calls[%d]" % (where, number)))
-    return AssistantMessage(parts)
+    # Marked as coming from an OpenAI client: its reasoning text carries no provider signature, so
+    # providers that replay only their own signed thinking (Anthropic) leave it out.
+    return AssistantMessage(parts, api=CLIENT_API)
 
 
 def _tool_call(call: Any, where: str) -> ToolCall:
