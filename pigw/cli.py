@@ -14,6 +14,7 @@ from typing import List, Optional, TextIO
 from pigw import __version__
 from pigw import config as config_module
 
+_DRAIN_SECONDS = 3.0  # how long a stop waits for cut streams to write their last frame
 _NO_MODELS_HELP = """No models are available yet: pigw found no credentials. Add one of:
   - pi /login                 (stores a subscription or key in {auth_dir}/auth.json)
   - an API key in the environment, e.g. OPENAI_API_KEY, GROQ_API_KEY, OPENROUTER_API_KEY
@@ -37,9 +38,8 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stderr: 
 
 
 def _serve(config, stdout: TextIO, stderr: TextIO) -> int:
-    from pigw import gateway as gateway_module
-    from pigw.log import Log
-    from pigw.server import Server, is_loopback
+    from pigw.pidfile import AlreadyRunning, PidFile
+    from pigw.server import is_loopback
 
     if not is_loopback(config.bind) and not config.api_key:
         stderr.write(
@@ -47,6 +47,23 @@ def _serve(config, stdout: TextIO, stderr: TextIO) -> int:
             "%s/gateway.json or a --config file), or bind to 127.0.0.1.\n" % (config.bind, config.auth_dir)
         )
         return 2
+    pidfile = PidFile(config.auth_dir)
+    try:
+        pidfile.acquire()
+    except (AlreadyRunning, OSError) as exc:
+        stderr.write("pigw: %s\n" % exc)
+        return 1
+    try:
+        return _serve_holding_pidfile(config, pidfile, stdout, stderr)
+    finally:
+        pidfile.release()
+
+
+def _serve_holding_pidfile(config, pidfile, stdout: TextIO, stderr: TextIO) -> int:
+    from pigw import gateway as gateway_module
+    from pigw.log import Log
+    from pigw.server import Server
+
     gateway = gateway_module.build(config)
     for warning in gateway.warnings:
         stderr.write("pigw: warning: %s\n" % warning)
@@ -55,6 +72,7 @@ def _serve(config, stdout: TextIO, stderr: TextIO) -> int:
     except OSError as exc:
         stderr.write("pigw: cannot listen on %s port %d: %s\n" % (config.bind, config.port, exc.strerror or exc))
         return 1
+    pidfile.record_url(server.url() + "/v1")
     served = gateway.registry.models()
     providers = {model.provider for model in served}
     stdout.write("pigw %s listening on %s/v1\n" % (__version__, server.url()))
@@ -80,6 +98,8 @@ def _run_until_signalled(server, stdout: TextIO) -> int:
             pass
     finally:
         server.shutdown()
+        server.watcher.cancel_all("pigw is shutting down; the answer was cut short.")
+        server.watcher.wait_idle(_DRAIN_SECONDS)
         server.server_close()
         server.gateway.pool.close()
         for sig, handler in previous.items():

@@ -9,7 +9,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Dict, Optional
+from typing import Dict, Optional, Set
 
 from pigw.core import Cancel
 
@@ -44,6 +44,7 @@ class ClientWatcher:
         self._selector = selectors.DefaultSelector()
         self._watches: Dict[int, Watch] = {}
         self._added: Dict[int, Watch] = {}
+        self._live: Set[Watch] = set()  # requests in flight
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
@@ -53,6 +54,7 @@ class ClientWatcher:
         watch = Watch(sock, cancel, self.keepalive_interval)
         with self._lock:
             self._added[sock.fileno()] = watch
+            self._live.add(watch)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="pigw-client-watch", daemon=True)
                 self._thread.start()
@@ -60,6 +62,26 @@ class ClientWatcher:
 
     def unwatch(self, watch: Watch) -> None:
         watch.done = True
+        with self._lock:
+            self._live.discard(watch)
+
+    def cancel_all(self, reason: str) -> None:
+        """Cancel every request in flight (shutting down): their streams end with an error frame."""
+        with self._lock:
+            live = list(self._live)
+        for watch in live:
+            watch.cancel.cancel(reason)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight; False when timeout passed first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._live:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -172,10 +172,11 @@ class Options:
 class Cancel:
     """A request's cancellation: callbacks (closing upstream sockets) run once, when the client goes away."""
 
-    __slots__ = ("cancelled", "_callbacks", "_lock")
+    __slots__ = ("cancelled", "reason", "_callbacks", "_lock")
 
     def __init__(self) -> None:
         self.cancelled = False
+        self.reason: Optional[str] = None  # said to a client still listening (e.g. the gateway is stopping)
         self._callbacks: List[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -187,11 +188,12 @@ class Cancel:
                 return
         callback()
 
-    def cancel(self) -> None:
+    def cancel(self, reason: Optional[str] = None) -> None:
         with self._lock:
             if self.cancelled:
                 return
             self.cancelled = True
+            self.reason = reason
             callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             try:

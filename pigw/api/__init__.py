@@ -45,6 +45,13 @@ def openai_error(error: GatewayError) -> Reply:
     return json_reply(error.openai_body(), error.status, error.headers)
 
 
+def stream_error(error: GatewayError, incoming: Optional["Incoming"]) -> GatewayError:
+    """The error a broken stream ends with: the gateway's own reason when it cut the stream (shutting down)."""
+    if incoming is not None and incoming.cancel.reason:
+        return GatewayError(503, incoming.cancel.reason, "api_error", "gateway_stopping")
+    return error
+
+
 class Incoming:
     """What a route sees of one HTTP request."""
 

@@ -6,7 +6,7 @@ import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional
 
-from pigw.api import Incoming, Reply, json_reply, openai_error
+from pigw.api import Incoming, Reply, json_reply, openai_error, stream_error
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -207,7 +207,7 @@ def render_stream(
                     yield envelope + b'[],"usage":' + usage + b"}\n\n"
                 yield _DONE
     except GatewayError as error:
-        yield b"data: " + error.openai_json() + b"\n\n"
+        yield b"data: " + stream_error(error, incoming).openai_json() + b"\n\n"
 
 
 def _note_usage(incoming: Incoming, usage: Optional[Usage]) -> None:

@@ -5,6 +5,8 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -561,6 +563,78 @@ class GatewayLifecycle(unittest.TestCase):
         finally:
             self.assertEqual(process.stop(signal.SIGINT), 0)
         self.assertIn("pigw stopped", "".join(process.stdout_lines))
+
+    def test_one_gateway_per_auth_dir_and_stale_pid_files_are_taken_over(self) -> None:
+        first = GatewayProcess(["--auth-dir", self.agent_dir, "--demo"], {"HOME": self.agent_dir}).start()
+        pid_path = os.path.join(self.agent_dir, "gateway.pid")
+        try:
+            with open(pid_path) as handle:
+                self.assertEqual(
+                    json.load(handle), {"pid": first.process.pid, "url": "http://127.0.0.1:%d/v1" % first.port}
+                )
+            second = subprocess.run(
+                [sys.executable, "-I", first.pyz, "--auth-dir", self.agent_dir, "--port", "0"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                env={"HOME": self.agent_dir, "PATH": os.environ.get("PATH", "")},
+            )
+            self.assertEqual(second.returncode, 1)
+            self.assertIn("another pigw (pid %d) already serves" % first.process.pid, second.stderr)
+            self.assertIn("http://127.0.0.1:%d/v1" % first.port, second.stderr)
+        finally:
+            self.assertEqual(first.stop(), 0)
+        self.assertFalse(os.path.exists(pid_path))
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        with open(pid_path, "w") as handle:
+            json.dump({"pid": int(dead.stdout), "url": "http://127.0.0.1:1/v1"}, handle)
+        again = GatewayProcess(["--auth-dir", self.agent_dir], {"HOME": self.agent_dir}).start()
+        self.assertEqual(again.stop(), 0)
+
+    def test_sigterm_ends_live_streams_with_an_error_frame_and_exits_0(self) -> None:
+        with MockUpstream() as mock:
+            with open(os.path.join(self.agent_dir, "models.json"), "w") as handle:
+                json.dump(
+                    {
+                        "providers": {
+                            "mock": {
+                                "baseUrl": mock.base_url + "/v1",
+                                "api": "openai-completions",
+                                "apiKey": "k",
+                                "models": [{"id": "slow"}],
+                            }
+                        }
+                    },
+                    handle,
+                )
+            events = [piece + b"\n\n" for piece in _fixture_events("fx-oai-text.sse")]
+            mock.script("slow", chunks=events, delay=0.5)
+            process = GatewayProcess(["--auth-dir", self.agent_dir], {"HOME": self.agent_dir}).start()
+            connection = process.connection()
+            body = {"model": "mock/slow", "messages": [{"role": "user", "content": "x"}], "stream": True}
+            connection.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            time.sleep(0.7)
+            started = time.monotonic()
+            process.process.send_signal(signal.SIGTERM)
+            rest = response.read()
+            connection.close()
+            self.assertEqual(process.stop(), 0)
+            self.assertLess(time.monotonic() - started, 5.0)
+            self.assertTrue(mock.wait_for_disconnect(timeout=2.0))
+        last = json.loads(sse_data(rest)[-1])
+        self.assertEqual(
+            last,
+            {
+                "error": {
+                    "message": "pigw is shutting down; the answer was cut short.",
+                    "type": "api_error",
+                    "param": None,
+                    "code": "gateway_stopping",
+                }
+            },
+        )
+        self.assertFalse(os.path.exists(os.path.join(self.agent_dir, "gateway.pid")))
 
     def test_broken_models_json_is_reported_and_catalog_still_loads(self) -> None:
         with open(os.path.join(self.agent_dir, "models.json"), "w") as handle:
