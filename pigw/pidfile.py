@@ -25,8 +25,8 @@ class PidFile:
             try:
                 descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             except FileExistsError:
-                holder = self._read()
-                pid = holder.get("pid") if holder else None
+                holder = self._read() or {}
+                pid = holder.get("pid")
                 if isinstance(pid, int) and pid != os.getpid() and _alive(pid):
                     raise AlreadyRunning(
                         "another pigw (pid %d) already serves %s at %s; stop it first, or use another --auth-dir."

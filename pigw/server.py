@@ -92,8 +92,8 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
 
     def setup(self) -> None:
-        self.timeout = self.server.config.idle_timeout_seconds  # slow or idle clients lose their thread
         super().setup()
+        self.connection.settimeout(self.server.config.idle_timeout_seconds)  # slow or idle clients lose their thread
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
