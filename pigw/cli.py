@@ -6,6 +6,7 @@ environment.
 """
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -41,10 +42,11 @@ def _serve(config, stdout: TextIO, stderr: TextIO) -> int:
     from pigw.pidfile import AlreadyRunning, PidFile
     from pigw.server import is_loopback
 
-    if not is_loopback(config.bind) and not config.api_key:
+    if not config.api_key and (config.require_key_on_loopback or not is_loopback(config.bind)):
+        reason = "with --require-key-on-loopback" if is_loopback(config.bind) else "on %s" % config.bind
         stderr.write(
-            'pigw: refusing to listen on %s without an API key. Set PIGW_API_KEY (or "apiKey" in '
-            "%s/gateway.json or a --config file), or bind to 127.0.0.1.\n" % (config.bind, config.auth_dir)
+            'pigw: refusing to listen %s without an API key. Set PIGW_API_KEY (or "apiKey" in '
+            "%s/gateway.json or a --config file), or bind to 127.0.0.1.\n" % (reason, config.auth_dir)
         )
         return 2
     pidfile = PidFile(config.auth_dir)
@@ -64,11 +66,16 @@ def _serve_holding_pidfile(config, pidfile, stdout: TextIO, stderr: TextIO) -> i
     from pigw.log import Log
     from pigw.server import Server
 
+    try:
+        log_stream = _open_log(config.log_file) if config.log_file else stderr
+    except OSError as exc:
+        stderr.write("pigw: cannot open log file %s: %s\n" % (config.log_file, exc.strerror or exc))
+        return 2
     gateway = gateway_module.build(config)
     for warning in gateway.warnings:
         stderr.write("pigw: warning: %s\n" % warning)
     try:
-        server = Server((config.bind, config.port), gateway, config, Log(config.log_level, stderr))
+        server = Server((config.bind, config.port), gateway, config, Log(config.log_level, log_stream))
     except OSError as exc:
         stderr.write("pigw: cannot listen on %s port %d: %s\n" % (config.bind, config.port, exc.strerror or exc))
         return 1
@@ -124,6 +131,12 @@ def _list_models(config, stdout: TextIO, stderr: TextIO) -> int:
     return 0
 
 
+def _open_log(path: str) -> TextIO:
+    """Append to path, creating it readable by its owner only (logs name models and clients)."""
+    descriptor = os.open(os.path.expanduser(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(descriptor, "a", encoding="utf-8")
+
+
 def _flags(args: argparse.Namespace) -> dict:
     """The flags the user gave, under their config-file names."""
     pairs = {
@@ -136,6 +149,9 @@ def _flags(args: argparse.Namespace) -> dict:
         "config": args.config,
         "demo": True if args.demo else None,
         "strictParams": True if args.strict else None,
+        "allowOrigins": args.allow_origin,
+        "requireKeyOnLoopback": True if args.require_key_on_loopback else None,
+        "logFile": args.log_file,
     }
     return {key: value for key, value in pairs.items() if value is not None}
 
@@ -171,5 +187,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--demo", action="store_true", help="add the offline model pigw/demo")
     parser.add_argument("--strict", action="store_true", help="answer 400 to request fields pigw would otherwise drop")
+    parser.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        help="answer CORS for this browser origin (* for any); repeatable",
+    )
+    parser.add_argument(
+        "--require-key-on-loopback", action="store_true", help="require the gateway key on loopback binds too"
+    )
+    parser.add_argument(
+        "--log-file", metavar="PATH", help="write the JSON log lines here (mode 0600) instead of stderr"
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser

@@ -3,14 +3,15 @@
 Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLevel``,
 ``modelAllowlist``, ``modelDenylist``, ``upstreamTimeoutMs``, ``connectTimeoutMs``,
 ``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``,
-``keepaliveSeconds``, ``idleTimeoutSeconds``, ``maxConnections``). The gateway's own API key
+``keepaliveSeconds``, ``idleTimeoutSeconds``, ``maxConnections``, ``upstreamRetries``, ``rateLimit``,
+``providerConcurrency``, ``allowOrigins``, ``requireKeyOnLoopback``, ``logFile``). The gateway's own API key
 comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
 """
 
 import json
 import os
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from pigw.log import LEVELS
 
@@ -37,6 +38,12 @@ _FIELDS = {
     "keepaliveSeconds": ("keepalive_seconds", "nonneg", "a number of seconds (0 turns keepalives off)"),
     "idleTimeoutSeconds": ("idle_timeout_seconds", "positive", "a positive number of seconds"),
     "maxConnections": ("max_connections", "posint", "a positive integer"),
+    "upstreamRetries": ("upstream_retries", "count", "a whole number (0 turns retries off)"),
+    "rateLimit": ("rate_limit", "posint", "a positive number of requests a minute per client key"),
+    "providerConcurrency": ("provider_concurrency", "limits", 'an object like {"anthropic": 2, "*": 8}'),
+    "allowOrigins": ("allow_origins", "strlist", 'an array of origins such as "http://localhost:3000" or "*"'),
+    "requireKeyOnLoopback": ("require_key_on_loopback", "bool", "true or false"),
+    "logFile": ("log_file", "str", "a file path"),
 }
 _ENV = (
     ("PIGW_PORT", "port"),
@@ -67,6 +74,12 @@ class Config:
         self.keepalive_seconds = 15.0
         self.idle_timeout_seconds = 30.0  # to send a request's head and body, and between keep-alive requests
         self.max_connections = 256
+        self.upstream_retries = 2
+        self.rate_limit: Optional[int] = None
+        self.provider_concurrency: Dict[str, int] = {}
+        self.allow_origins: List[str] = []
+        self.require_key_on_loopback = False
+        self.log_file: Optional[str] = None
         self.sources: List[str] = []  # the config files that were read, in order
 
     def __repr__(self) -> str:
@@ -131,7 +144,11 @@ def _set(config: Config, key: str, value: Any, source: str) -> None:
     if not _valid(kind, value):
         shown = "(hidden)" if key == "apiKey" else json.dumps(value)
         raise ConfigError("%s: %s must be %s, not %s." % (source, key, description, shown))
-    setattr(config, attribute, list(value) if kind == "strlist" else value)
+    if kind == "strlist":
+        value = list(value)
+    elif kind == "limits":
+        value = dict(value)
+    setattr(config, attribute, value)
 
 
 def _valid(kind: str, value: Any) -> bool:
@@ -143,6 +160,12 @@ def _valid(kind: str, value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
     if kind == "level":
         return value in LEVELS
+    if kind == "limits":
+        return isinstance(value, dict) and all(
+            isinstance(number, int) and not isinstance(number, bool) and number > 0 for number in value.values()
+        )
+    if kind == "count":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
     if kind in ("nonneg", "positive"):
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         return number and (value >= 0 if kind == "nonneg" else value > 0)

@@ -5,29 +5,44 @@ the credential store of the auth dir, the upstream connection pool and, with ``-
 offline ``pigw/demo`` model.
 """
 
+import email.utils
 import os
+import random
+import threading
+import time
 from typing import Iterator, List, Optional, Set
 
 from pigw import models_json, providers
 from pigw.config import Config
 from pigw.core import Event, Request
 from pigw.credentials import Credentials
-from pigw.errors import invalid_request
+from pigw.errors import GatewayError, invalid_request
+from pigw.limits import ProviderSlots
 from pigw.net.http import Pool
 from pigw.registry import Model, Registry, load_catalog
 
+MAX_RETRY_DELAY = 10.0  # seconds; an upstream asking for a longer wait gets its error passed on
 DEMO_MODEL = Model("pigw", "demo", name="pigw offline demo", api="pigw-demo", base_url="")
 
 
 class Gateway:
     def __init__(
-        self, registry: Registry, credentials: Credentials, pool: Pool, warnings: List[str], strict: bool = False
+        self,
+        registry: Registry,
+        credentials: Credentials,
+        pool: Pool,
+        warnings: List[str],
+        strict: bool = False,
+        retries: int = 0,
+        slots: Optional[ProviderSlots] = None,
     ) -> None:
         self.registry = registry
         self.credentials = credentials
         self.pool = pool
         self.warnings = warnings  # problems found while loading models.json and auth.json, for the CLI
         self.strict = strict  # unknown or unsupported request fields are 400s instead of being dropped
+        self.retries = retries  # upstream failures before the first byte retried this many times at most
+        self.slots = slots or ProviderSlots({})
         self.log = None  # set by the server: where "dropped a field" is said once per field
         self._reported: Set[str] = set()
 
@@ -40,7 +55,32 @@ class Gateway:
         provider = providers.for_api(model.api)
         self._fit_extras(request, model, getattr(provider, "NATIVE_PARAMS", frozenset()))
         credential = self.credentials.resolve(model) if providers.needs_credential(model.api) else None
-        return provider.stream(model, request.context, request.options, credential, self.pool, request.cancel)
+        held = self.slots.acquire(model.provider)
+        try:
+            events = self._start(provider, model, request, credential)
+        except BaseException:
+            if held:
+                self.slots.release(model.provider)
+            raise
+        return self.slots.release_after(model.provider, events) if held else events
+
+    def _start(self, provider, model: Model, request: Request, credential) -> Iterator[Event]:
+        """Call the provider; retry what failed before any byte came back, when the failure is worth a retry."""
+        attempt = 0
+        while True:
+            try:
+                return provider.stream(model, request.context, request.options, credential, self.pool, request.cancel)
+            except GatewayError as error:
+                delay = retry_delay(error, attempt) if attempt < self.retries else None
+                if delay is None or request.cancel.cancelled:
+                    raise
+                if self.log is not None:
+                    self.log.info("retry", model=model.public_id, status=error.status, attempt=attempt + 1, delay=delay)
+                woken = threading.Event()
+                request.cancel.add(woken.set)
+                if woken.wait(delay):
+                    raise
+                attempt += 1
 
     def _fit_extras(self, request: Request, model: Model, native: frozenset) -> None:
         """Drop the client's provider-native fields this provider lacks, or refuse them when they matter."""
@@ -92,4 +132,35 @@ def build(config: Config) -> Gateway:
         ca_file=config.ca_bundle,
     )
     warnings.extend(credentials.warnings())
-    return Gateway(registry, credentials, pool, warnings, config.strict_params)
+    slots = ProviderSlots(config.provider_concurrency)
+    return Gateway(registry, credentials, pool, warnings, config.strict_params, config.upstream_retries, slots)
+
+
+def retry_delay(error: GatewayError, attempt: int) -> Optional[float]:
+    """Seconds to wait before retrying after this error, or None when it is not worth a retry.
+
+    Retried: 408, 409, 429, 5xx and unreachable upstreams (pi's rule), but not timeouts, not
+    pigw's own 501, and not when the upstream asks for a wait longer than MAX_RETRY_DELAY.
+    """
+    if error.code == "upstream_timeout" or error.status == 501:
+        return None
+    if error.status not in (408, 409, 429) and error.status < 500:
+        return None
+    asked = _retry_after(error.headers.get("Retry-After"))
+    if asked is not None:
+        return asked if asked <= MAX_RETRY_DELAY else None
+    return min(0.5 * 2**attempt, 8.0) * (1 - random.random() * 0.25)
+
+
+def _retry_after(value: Optional[str]) -> Optional[float]:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -9,6 +9,7 @@ import hmac
 import http.client
 import ipaddress
 import os
+import re
 import socket
 import threading
 import time
@@ -22,8 +23,10 @@ from pigw.api import Incoming, Reply, json_reply, openai_chat, openai_error
 from pigw.api import models as models_api
 from pigw.client_watch import ClientWatcher, Watch
 from pigw.errors import GatewayError
+from pigw.limits import RateLimiter
 
 _REASONS = {code: phrase for code, phrase in BaseHTTPRequestHandler.responses.items()}
+_HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 Route = Callable[["Handler", Incoming], Reply]
 
@@ -38,6 +41,7 @@ class Server(ThreadingHTTPServer):
     def __init__(self, address: Tuple[str, int], gateway, config, log) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.watcher = ClientWatcher(config.keepalive_seconds)
+        self.rate_limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self.active = 0  # connections being served
         self._count_lock = threading.Lock()
         super().__init__(address, Handler)
@@ -131,6 +135,13 @@ class Handler(BaseHTTPRequestHandler):
         if self._body_pending:
             self.close_connection = True  # an unread body would be taken for the next request
         reply.headers["x-request-id"] = request_id
+        origin = self.headers.get("Origin")
+        if origin and self.server.config.allow_origins:
+            allowed = _allowed_origin(origin, self.server.config.allow_origins)
+            if allowed is not None:
+                reply.headers["Access-Control-Allow-Origin"] = allowed
+                reply.headers["Access-Control-Expose-Headers"] = "x-request-id, x-pigw-dropped-params, Retry-After"
+                reply.headers["Vary"] = "Origin"
         status = 499 if incoming.cancel.cancelled else reply.status
         try:
             self._write(reply, watch)
@@ -170,6 +181,8 @@ class Handler(BaseHTTPRequestHandler):
                 "unknown_url",
             )
         route = methods.get(self.command)
+        if route is None and self.command == "OPTIONS" and self.headers.get("Origin"):
+            return self._preflight(methods)
         if route is None:
             allowed = ", ".join(sorted(methods))
             error = GatewayError(
@@ -181,7 +194,9 @@ class Handler(BaseHTTPRequestHandler):
             error.headers["Allow"] = allowed
             raise error
         if route is not _health:
-            self._check_key()
+            key = self._check_key()
+            if self.server.rate_limiter is not None:
+                self.server.rate_limiter.check(key or self.client_address[0])
         if self.command in ("POST", "PUT", "PATCH"):
             incoming.body = self._read_body()
         return route(self, incoming)
@@ -205,14 +220,30 @@ class Handler(BaseHTTPRequestHandler):
             "forbidden_host",
         )
 
-    def _check_key(self) -> None:
-        expected = self.server.config.api_key
-        if not expected:
-            return
+    def _preflight(self, methods: Dict[str, Route]) -> Reply:
+        """A CORS preflight: allowed origins get the methods and the headers their browser asked for."""
+        origin = self.headers.get("Origin") or ""
+        allowed = _allowed_origin(origin, self.server.config.allow_origins)
+        if allowed is None:
+            raise GatewayError(403, "Origin %r is not allowed (see --allow-origin)." % origin, "permission_error")
+        headers = {
+            "Access-Control-Allow-Methods": ", ".join(sorted(set(methods) | {"OPTIONS"})),
+            "Access-Control-Max-Age": "600",
+        }
+        asked = self.headers.get("Access-Control-Request-Headers")
+        if asked and _HEADER_LIST.match(asked):
+            headers["Access-Control-Allow-Headers"] = asked
+        return Reply(204, headers)
+
+    def _check_key(self) -> str:
+        """The key the client presented; a 401 unless it is the gateway's key (when one is set)."""
         given = self.headers.get("x-api-key") or ""
         authorization = self.headers.get("Authorization") or ""
         if authorization[:7].lower() == "bearer ":
             given = authorization[7:].strip()
+        expected = self.server.config.api_key
+        if not expected:
+            return given
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise GatewayError(
                 401,
@@ -220,6 +251,7 @@ class Handler(BaseHTTPRequestHandler):
                 "authentication_error",
                 "invalid_api_key",
             )
+        return given
 
     def _read_body(self) -> bytes:
         self._body_pending = False
@@ -311,6 +343,13 @@ def _refuse(sock: socket.socket) -> None:
 def error_reply(path: str, error: GatewayError) -> Reply:
     """An error in the shape of the API the path belongs to."""
     return openai_error(error)
+
+
+def _allowed_origin(origin: str, allowed: List[str]) -> Optional[str]:
+    """The Access-Control-Allow-Origin value for origin, or None. pigw never allows credentials."""
+    if origin in allowed:
+        return origin
+    return "*" if "*" in allowed else None
 
 
 def _request_id(headers) -> str:

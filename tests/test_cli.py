@@ -47,6 +47,11 @@ class CommandLine(unittest.TestCase):
         self.assertEqual((code, out), (2, ""))
         self.assertIn("refusing to listen on 0.0.0.0 without an API key", err)
 
+    def test_require_key_on_loopback_needs_a_key(self) -> None:
+        code, _out, err = self.run_cli(["--auth-dir", self.dir, "--require-key-on-loopback"])
+        self.assertEqual(code, 2)
+        self.assertIn("refusing to listen with --require-key-on-loopback without an API key", err)
+
     def test_bad_config_exits_2(self) -> None:
         with open(os.path.join(self.dir, "gateway.json"), "w") as handle:
             json.dump({"logLevel": "loud"}, handle)

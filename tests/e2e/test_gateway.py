@@ -48,6 +48,7 @@ class GatewayEndToEnd(unittest.TestCase):
                         {"id": "fx-oai-reasoning"},
                         {"id": "scripted-error"},
                         {"id": "scripted-429"},
+                        {"id": "scripted-503"},
                         {"id": "scripted-drop"},
                         {"id": "scripted-hang"},
                         {"id": "slow-stream"},
@@ -66,7 +67,7 @@ class GatewayEndToEnd(unittest.TestCase):
         with open(os.path.join(cls.agent_dir, "models.json"), "w") as handle:
             json.dump(models, handle)
         with open(os.path.join(cls.agent_dir, "gateway.json"), "w") as handle:
-            json.dump({"upstreamTimeoutMs": 1500, "keepaliveSeconds": 0.3}, handle)
+            json.dump({"upstreamTimeoutMs": 1500, "keepaliveSeconds": 0.3, "upstreamRetries": 1}, handle)
         env = {"MOCK_KEY": MOCK_KEY, "GROQ_API_KEY": CANARY_KEY, "HOME": cls.agent_dir}
         cls.gateway = GatewayProcess(["--auth-dir", cls.agent_dir, "--log-level", "debug"], env).start()
 
@@ -373,14 +374,14 @@ class GatewayEndToEnd(unittest.TestCase):
         self.mock.script(
             "scripted-429",
             status=429,
-            headers={"Retry-After": "7"},
+            headers={"Retry-After": "30"},
             body=b'{"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}}',
         )
         status, headers, body = self.chat(
             {"model": "mock/scripted-429", "messages": [{"role": "user", "content": "x"}], "stream": True}
         )
         self.assertEqual(status, 429)
-        self.assertEqual(headers["Retry-After"], "7")
+        self.assertEqual(headers["Retry-After"], "30")
         self.assertEqual(json.loads(body)["error"]["message"], "slow down")
         self.assert_openai_error(
             self.chat({"model": "deadend/nowhere", "messages": [{"role": "user", "content": "x"}]}),
@@ -398,6 +399,23 @@ class GatewayEndToEnd(unittest.TestCase):
             "upstream_timeout",
         )
         self.assertEqual(self.chat({"model": "mock/echo-1", "messages": [{"role": "user", "content": "ok"}]})[0], 200)
+
+    def test_failures_before_the_first_byte_are_retried_within_bounds(self) -> None:
+        self.mock.script("scripted-503", status=503, headers={"Retry-After": "0"}, body=b'{"error":{"message":"busy"}}')
+        before = len([r for r in self.mock.requests if r.model == "scripted-503"])
+        status, _headers, body = self.chat(
+            {"model": "mock/scripted-503", "messages": [{"role": "user", "content": "x"}]}
+        )
+        self.assertEqual((status, json.loads(body)["error"]["message"]), (503, "busy"))
+        self.assertEqual(len([r for r in self.mock.requests if r.model == "scripted-503"]) - before, 2)
+        self.mock.script(
+            "scripted-429", status=429, headers={"Retry-After": "30"}, body=b'{"error":{"message":"later"}}'
+        )
+        before = len([r for r in self.mock.requests if r.model == "scripted-429"])
+        self.assertEqual(
+            self.chat({"model": "mock/scripted-429", "messages": [{"role": "user", "content": "x"}]})[0], 429
+        )
+        self.assertEqual(len([r for r in self.mock.requests if r.model == "scripted-429"]) - before, 1)
 
     def test_drop_mid_stream_gives_error_frame_and_no_finish_reason(self) -> None:
         with open(

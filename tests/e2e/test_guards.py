@@ -136,6 +136,76 @@ class Guards(unittest.TestCase):
         self.assertEqual(self.gateway.request("GET", "/healthz")[0], 200)
 
 
+class BrowserAndRateGuards(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.agent_dir = tempfile.mkdtemp(prefix="pigw-cors-")
+        with open(os.path.join(cls.agent_dir, "gateway.json"), "w") as handle:
+            json.dump({"rateLimit": 4}, handle)
+        cls.log_path = os.path.join(cls.agent_dir, "logs", "pigw.log")
+        os.makedirs(os.path.dirname(cls.log_path))
+        args = [
+            "--auth-dir",
+            cls.agent_dir,
+            "--demo",
+            "--allow-origin",
+            "http://localhost:3000",
+            "--log-file",
+            cls.log_path,
+        ]
+        cls.gateway = GatewayProcess(args, {"HOME": cls.agent_dir}).start()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.gateway.stop()
+        shutil.rmtree(cls.agent_dir, ignore_errors=True)
+
+    def test_cors_preflight_and_simple_requests(self) -> None:
+        asked = "authorization, content-type, x-stainless-os, x-stainless-retry-count"
+        status, headers, body = self.gateway.request(
+            "OPTIONS",
+            "/v1/chat/completions",
+            headers={
+                "Origin": "http://localhost:3000",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": asked,
+            },
+        )
+        self.assertEqual((status, body), (204, b""))
+        self.assertEqual(headers["Access-Control-Allow-Origin"], "http://localhost:3000")
+        self.assertEqual(headers["Access-Control-Allow-Headers"], asked)
+        self.assertEqual(headers["Access-Control-Allow-Methods"], "OPTIONS, POST")
+        self.assertIsNone(headers["Access-Control-Allow-Credentials"])
+        status, _headers, _body = self.gateway.request(
+            "OPTIONS",
+            "/v1/chat/completions",
+            headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        self.assertEqual(status, 403)
+        _status, headers, _body = self.gateway.request("GET", "/healthz", headers={"Origin": "http://evil.example"})
+        self.assertIsNone(headers["Access-Control-Allow-Origin"])
+        _status, headers, _body = self.gateway.request("GET", "/healthz", headers={"Origin": "http://localhost:3000"})
+        self.assertEqual(headers["Access-Control-Allow-Origin"], "http://localhost:3000")
+        self.assertEqual(headers["Vary"], "Origin")
+
+    def test_rate_limit_per_key_and_log_file_mode(self) -> None:
+        statuses = [
+            self.gateway.request("GET", "/v1/models", headers={"Authorization": "Bearer client-a"})[0] for _ in range(5)
+        ]
+        self.assertEqual(statuses, [200, 200, 200, 200, 429])
+        status, headers, body = self.gateway.request("GET", "/v1/models", headers={"Authorization": "Bearer client-a"})
+        self.assertEqual((status, headers["Retry-After"]), (429, "15"))
+        self.assertEqual(json.loads(body)["error"]["type"], "rate_limit_error")
+        self.assertEqual(
+            self.gateway.request("GET", "/v1/models", headers={"Authorization": "Bearer client-b"})[0], 200
+        )
+        self.assertEqual(os.stat(self.log_path).st_mode & 0o777, 0o600)
+        with open(self.log_path) as handle:
+            lines = [json.loads(line) for line in handle]
+        self.assertIn(429, [line.get("status") for line in lines])
+        self.assertNotIn("client-a", json.dumps(lines))
+
+
 class Binding(unittest.TestCase):
     def test_ipv6_loopback(self) -> None:
         if not socket.has_ipv6:
