@@ -410,7 +410,7 @@ def _options(body: Dict[str, Any]) -> Options:
     elif reasoning is not None and not isinstance(reasoning, dict):
         raise invalid_request('`reasoning` must be an object such as {"effort": "high"}.', "reasoning")
     if effort is not None:
-        if effort not in _EFFORTS:
+        if not isinstance(effort, str) or effort not in _EFFORTS:
             raise invalid_request("`reasoning_effort` must be one of %s." % ", ".join(_EFFORTS), "reasoning_effort")
         options.reasoning = _EFFORTS[effort]
     if body.get("tool_choice") is not None:
