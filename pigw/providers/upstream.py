@@ -7,6 +7,7 @@ status and passes on the upstream's own message, with every secret of the reques
 
 import http.client
 import json
+import re
 from typing import Dict, Iterable, Iterator, Optional, Tuple
 
 from pigw.core import Cancel
@@ -25,6 +26,40 @@ _STATUS_TYPES = {
     429: "rate_limit_error",
 }
 _MAX_MESSAGE = 1000
+# How providers word "the prompt does not fit the context window" (pi's utils/overflow.js list).
+_OVERFLOW = re.compile(
+    "|".join(
+        [
+            r"prompt is too long",
+            r"prompt too long",
+            r"prompt exceeds max length",
+            r"request_too_large",
+            r"input is too long for requested model",
+            r"exceeds the context window",
+            r"exceeds (the )?(model's )?maximum context length",
+            r"context window exceeded",
+            r"input token count.*exceeds the maximum",
+            r"maximum prompt length is \d+",
+            r"reduce the length of the messages",
+            r"maximum context length is \d+ tokens",
+            r"exceeds (the )?maximum allowed input length",
+            r"is longer than the model's context length",
+            r"exceeds the limit of \d+",
+            r"exceeds the available context size",
+            r"greater than the context length",
+            r"context window exceeds limit",
+            r"exceeded model token limit",
+            r"too large for model with \d+ maximum context length",
+            r"configured context size is \d+ tokens",
+            r"model_context_window_exceeded",
+            r"exceeded (max )?context length",
+            r"range of input length should be",
+            r"context[_ ]length[_ ]exceeded",
+            r"too many tokens",
+            r"token limit exceeded",
+        ]
+    )
+)
 
 
 def post(
@@ -83,7 +118,17 @@ def error_from_body(status: int, raw: bytes, secrets: Iterable[Optional[str]] = 
     message = scrub(message, list(secrets))[:_MAX_MESSAGE]
     if kind is None:
         kind = _STATUS_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    if 400 <= status < 500 and is_context_overflow(message):
+        return GatewayError(400, message, "invalid_request_error", "context_length_exceeded", param or "messages")
     return GatewayError(status, message, kind, code, param)
+
+
+def is_context_overflow(message: str) -> bool:
+    """Whether an upstream's error message says the prompt is too long for the model (providers.md 13)."""
+    lowered = message.lower()
+    if lowered.startswith(("throttling error:", "service unavailable:")) or "rate limit" in lowered:
+        return False
+    return _OVERFLOW.search(lowered) is not None
 
 
 def _error_from_response(response: Response, url: str, secrets: Iterable[Optional[str]]) -> GatewayError:
