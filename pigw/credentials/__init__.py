@@ -19,11 +19,15 @@ values may hold (absent keys take the default; providers not listed take all def
     "apiKey":      false        the provider takes no API key, only its OAuth login (default true)
     "ambientEnv":  [NAME, ...]  ambient-credential variables (AWS chain, Google ADC, Anthropic
                                 federation), recorded for later; they make nothing configured yet
+    "oauthRefresh": {...}       how the provider's OAuth login is refreshed (see ``oauth``)
+    "tokenModes":  [{"marker": "sk-ant-oat", "headers": {name: value}, "systemPrefix": text}, ...]
+                                a key or token containing "marker" is sent in these headers
+                                ("{token}" is replaced by it) instead of as the API key, and
+                                "systemPrefix" must open the system prompt (Claude Pro/Max)
 
 A key that goes in a header leaves ``Credential.api_key`` None. OAuth tokens within five minutes of
-``expires`` go through the provider's refresher, when one is plugged in: a callable taking the
-provider id and its auth.json entry and returning the refreshed entry, raising ``GatewayError`` on
-failure (it owns pi's lock and the file write).
+``expires`` are refreshed by the provider's refresher (``oauth.refreshers``) under pi's lock
+(``refresh``); with ``read_only`` nothing is written and such a token is a 401 instead.
 """
 
 import functools
@@ -31,17 +35,13 @@ import json
 import os
 import pkgutil
 import re
-import time
 from collections import ChainMap
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pigw.credentials import values
 from pigw.credentials.auth_file import AuthFile, Entry
+from pigw.credentials.refresh import Refresher, Refreshing, expiring
 from pigw.errors import GatewayError, unauthorized
-
-Refresher = Callable[[str, Entry], Entry]
-
-REFRESH_MARGIN_MS = 300000  # pi refreshes when less than five minutes remain
 
 # Headers that carry auth on their own, so a request without a key can still go (providers.md 0.8).
 _AUTH_HEADERS = ("authorization", "x-api-key", "cf-aig-authorization")
@@ -87,10 +87,12 @@ class Credentials:
         agent_dir: str,
         environ: Optional[Mapping[str, str]] = None,
         refreshers: Optional[Mapping[str, Refresher]] = None,
+        read_only: bool = False,
     ) -> None:
         self._auth = AuthFile(os.path.join(agent_dir, "auth.json"))
         self._environ = environ if environ is not None else os.environ
-        self._refreshers = refreshers or {}
+        self._refreshing = Refreshing(self._auth, refreshers or {})
+        self._read_only = read_only
         self._commands = values.CommandCache()
 
     @property
@@ -123,6 +125,11 @@ class Credentials:
             name.lower() in _AUTH_HEADERS and _counts(config, lookup) for name, config in model.header_configs.items()
         )
 
+    def is_subscription(self, model: Any) -> bool:
+        """Whether the model's provider is used through a pi login (an ``oauth`` entry in auth.json)."""
+        entry = self._auth.entries().get(model.provider)
+        return entry is not None and entry["type"] == "oauth"
+
     def resolve(self, model: Any) -> Credential:
         """The credential for one request to ``model``; GatewayError 401 when there is none."""
         rules = _rules(model.provider)
@@ -132,9 +139,16 @@ class Credentials:
         key, source, key_header = self._find_key(model, rules, entry, lookup)
         headers: Dict[str, str] = {}
         api_key = key
+        system_prefix = None
         if key is not None and key_header:
             headers[key_header] = "Bearer " + key
             api_key = None
+        elif key is not None:
+            mode = _token_mode(rules, key)
+            if mode is not None:
+                headers = {name: value.replace("{token}", key) for name, value in mode["headers"].items()}
+                system_prefix = mode["systemPrefix"]
+                api_key = None
         for name, config in model.header_configs.items():
             value = values.resolve(config, lookup)
             if value is None:
@@ -155,7 +169,7 @@ class Credentials:
                 f'Provider "{model.provider}" needs {" and ".join(missing)} for its base URL: '
                 f'set it in the environment or in the "env" of its entry in {self.auth_path}.'
             )
-        return Credential(api_key, headers, overlay, base_url, source)
+        return Credential(api_key, headers, overlay, base_url, source, system_prefix)
 
     def _find_key(
         self, model: Any, rules: Dict[str, Any], entry: Optional[Entry], lookup: Mapping[str, str]
@@ -193,14 +207,14 @@ class Credentials:
         return None, "", None
 
     def _oauth_access(self, provider: str, entry: Entry) -> str:
-        if time.time() * 1000 + REFRESH_MARGIN_MS >= entry["expires"]:
-            refresher = self._refreshers.get(provider)
-            if refresher is None:
+        if expiring(entry):
+            if self._read_only or not self._refreshing.has(provider):
+                why = " and pigw does not write auth.json (--read-only-auth)" if self._read_only else ""
                 raise unauthorized(
-                    f'The pi login for provider "{provider}" has expired or expires within 5 minutes; run `pi` '
-                    f"(which refreshes it) or `pi /login {provider}`."
+                    f'The pi login for provider "{provider}" has expired or expires within 5 minutes{why}; '
+                    f"run `pi` (which refreshes it) or `pi /login {provider}`."
                 )
-            entry = refresher(provider, entry)
+            entry = self._refreshing.fresh(provider)
         access = _usable(entry.get("access"))
         if access is None:
             raise unauthorized(
@@ -225,7 +239,8 @@ class Credentials:
 
 
 @functools.lru_cache(maxsize=None)
-def _table() -> Dict[str, Dict[str, Any]]:
+def provider_table() -> Dict[str, Dict[str, Any]]:
+    """The rules of ``pigw/data/provider_auth.json``, provider id -> rules."""
     data = pkgutil.get_data("pigw", "data/provider_auth.json")
     if data is None:
         raise RuntimeError("pigw/data/provider_auth.json cannot be read")
@@ -234,7 +249,15 @@ def _table() -> Dict[str, Dict[str, Any]]:
 
 
 def _rules(provider: str) -> Dict[str, Any]:
-    return _table().get(provider, {})
+    return provider_table().get(provider, {})
+
+
+def _token_mode(rules: Dict[str, Any], key: str) -> Optional[Dict[str, Any]]:
+    """The provider's token mode whose marker ``key`` contains, if any."""
+    for mode in rules.get("tokenModes", ()):
+        if mode["marker"] in key:
+            return mode
+    return None
 
 
 def _overlay(entry: Optional[Entry]) -> Dict[str, str]:

@@ -14,7 +14,23 @@ from pigw.errors import GatewayError
 from tests.credentials import counting, py, runs
 
 SECRET = "sk-secret-0123456789"
-SCHEMA_KEYS = {"env", "bearerEnv", "keyHeader", "oauth", "oauthHeader", "apiKey", "ambientEnv"}
+SCHEMA_KEYS = {
+    "env",
+    "bearerEnv",
+    "keyHeader",
+    "oauth",
+    "oauthHeader",
+    "apiKey",
+    "ambientEnv",
+    "oauthRefresh",
+    "tokenModes",
+}
+CLAUDE_HEADERS = {
+    "anthropic-beta": "claude-code-20250219,oauth-2025-04-20",
+    "user-agent": "claude-cli/2.1.322",
+    "x-app": "cli",
+}
+CLAUDE_PREFIX = "You are Claude Code, Anthropic's official CLI for Claude."
 
 
 def now_ms() -> int:
@@ -253,6 +269,54 @@ class OAuthTest(Base):
         self.assert401(creds, FakeModel("groq"), "sk-groq")
 
 
+class TokenModeTest(Base):
+    """Claude Pro/Max tokens (``sk-ant-oat``) go as Bearer tokens with Claude Code's identity, from any source."""
+
+    def assertClaude(self, cred: Credential, token: str, source: str) -> None:
+        headers = dict(CLAUDE_HEADERS, Authorization="Bearer " + token)
+        self.assertCredential(cred, None, source, headers=headers)
+        self.assertEqual(cred.system_prefix, CLAUDE_PREFIX)
+
+    def test_oauth_entry(self) -> None:
+        creds = self.creds({"anthropic": oauth("sk-ant-oat01-abc")})
+        self.assertClaude(creds.resolve(FakeModel("anthropic")), "sk-ant-oat01-abc", "auth.json oauth")
+
+    def test_oauth_token_and_api_key_variables(self) -> None:
+        for name in ("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"):
+            with self.subTest(name=name):
+                self.environ.clear()
+                self.environ[name] = "sk-ant-oat01-env"
+                self.assertClaude(self.creds().resolve(FakeModel("anthropic")), "sk-ant-oat01-env", "env:" + name)
+
+    def test_api_key_entry_with_the_marker(self) -> None:
+        creds = self.creds({"anthropic": {"type": "api_key", "key": "sk-ant-oat01-k"}})
+        self.assertClaude(creds.resolve(FakeModel("anthropic")), "sk-ant-oat01-k", "auth.json")
+
+    def test_models_json_headers_still_win(self) -> None:
+        self.environ["ANTHROPIC_OAUTH_TOKEN"] = "sk-ant-oat01-env"
+        cred = self.creds().resolve(FakeModel("anthropic", header_configs={"Anthropic-Beta": "custom"}))
+        headers = {"Authorization": "Bearer sk-ant-oat01-env", "user-agent": "claude-cli/2.1.322", "x-app": "cli"}
+        self.assertCredential(
+            cred, None, "env:ANTHROPIC_OAUTH_TOKEN", headers=dict(headers, **{"Anthropic-Beta": "custom"})
+        )
+
+    def test_plain_keys_and_header_owned_tokens_are_untouched(self) -> None:
+        self.environ["ANTHROPIC_API_KEY"] = "sk-ant-api03-key"
+        cred = self.creds().resolve(FakeModel("anthropic"))
+        self.assertCredential(cred, "sk-ant-api03-key", "env:ANTHROPIC_API_KEY")
+        self.assertIsNone(cred.system_prefix)
+        self.environ["ANTHROPIC_AUTH_TOKEN"] = "sk-ant-oat01-tok"
+        cred = self.creds().resolve(FakeModel("anthropic"))
+        self.assertCredential(
+            cred, None, "env:ANTHROPIC_AUTH_TOKEN", headers={"Authorization": "Bearer sk-ant-oat01-tok"}
+        )
+        self.assertIsNone(cred.system_prefix)
+
+    def test_only_providers_with_the_mode(self) -> None:
+        self.environ["OPENAI_API_KEY"] = "sk-ant-oat01-x"
+        self.assertCredential(self.creds().resolve(FakeModel()), "sk-ant-oat01-x", "env:OPENAI_API_KEY")
+
+
 class HeaderTest(Base):
     def test_anthropic_auth_token_is_a_bearer_header(self) -> None:
         self.environ.update({"ANTHROPIC_AUTH_TOKEN": "tok", "ANTHROPIC_API_KEY": "sk-ant"})
@@ -423,6 +487,14 @@ class ConfiguredTest(Base):
         self.assertTrue(creds.configured(FakeModel("amazon-bedrock")))
 
 
+class SubscriptionTest(Base):
+    def test_is_subscription_means_an_oauth_entry(self) -> None:
+        self.environ["ANTHROPIC_OAUTH_TOKEN"] = "sk-ant-oat01-env"
+        creds = self.creds({"openai-codex": oauth(expires_in_ms=-1), "groq": {"type": "api_key", "key": "k"}})
+        found = {p: creds.is_subscription(FakeModel(p)) for p in ("openai-codex", "groq", "anthropic", "mistral")}
+        self.assertEqual(found, {"openai-codex": True, "groq": False, "anthropic": False, "mistral": False})
+
+
 class MiscTest(Base):
     def test_repr_masks_secrets(self) -> None:
         cred = Credential(SECRET, {"Authorization": "Bearer " + SECRET}, {"K": SECRET}, None, "auth.json")
@@ -447,7 +519,12 @@ class MiscTest(Base):
         for provider, rules in table.items():
             self.assertLessEqual(set(rules), SCHEMA_KEYS, provider)
             self.assertLessEqual(set(rules.get("bearerEnv", [])), set(rules.get("env", [])), provider)
-        self.assertEqual(table["openai-codex"], {"env": [], "oauth": True, "apiKey": False})
+        for provider, rules in table.items():
+            if "oauthRefresh" in rules:
+                self.assertTrue(rules.get("oauth"), provider)
+            for mode in rules.get("tokenModes", []):
+                self.assertEqual(set(mode), {"marker", "headers", "systemPrefix"}, provider)
+        self.assertEqual(table["openai-codex"]["apiKey"], False)
 
 
 if __name__ == "__main__":
