@@ -39,8 +39,8 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stderr: 
 
 
 def _serve(config, stdout: TextIO, stderr: TextIO) -> int:
+    from pigw.config import is_loopback
     from pigw.pidfile import AlreadyRunning, PidFile
-    from pigw.server import is_loopback
 
     if not config.api_key and (config.require_key_on_loopback or not is_loopback(config.bind)):
         reason = "with --require-key-on-loopback" if is_loopback(config.bind) else "on %s" % config.bind
@@ -87,17 +87,18 @@ def _serve_holding_pidfile(config, pidfile, stdout: TextIO, stderr: TextIO) -> i
     stdout.write("models: %d from %d provider%s\n" % (len(served), len(providers), "" if len(providers) == 1 else "s"))
     if not [model for model in served if model.provider != "pigw"]:
         stdout.write(_NO_MODELS_HELP.format(auth_dir=config.auth_dir) + "\n")
-    stdout.flush()
-    return _run_until_signalled(server, stdout)
-
-
-def _run_until_signalled(server, stdout: TextIO) -> int:
     stop = threading.Event()
+    # Handlers go in before the banner: whoever reads it may signal at once.
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stdout.flush()
+        return _run_until(stop, server, stdout)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
-    def request_stop(signum, frame) -> None:
-        stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+def _run_until(stop: threading.Event, server, stdout: TextIO) -> int:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
     try:
@@ -109,8 +110,6 @@ def _run_until_signalled(server, stdout: TextIO) -> int:
         server.watcher.wait_idle(_DRAIN_SECONDS)
         server.server_close()
         server.gateway.pool.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     stdout.write("pigw stopped\n")
     stdout.flush()
     return 0
@@ -152,6 +151,8 @@ def _flags(args: argparse.Namespace) -> dict:
         "allowOrigins": args.allow_origin,
         "requireKeyOnLoopback": True if args.require_key_on_loopback else None,
         "logFile": args.log_file,
+        "readOnlyAuth": True if args.read_only_auth else None,
+        "exposeOAuthSubscriptions": True if args.expose_oauth_subscriptions else None,
     }
     return {key: value for key, value in pairs.items() if value is not None}
 
@@ -198,6 +199,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-file", metavar="PATH", help="write the JSON log lines here (mode 0600) instead of stderr"
+    )
+    parser.add_argument(
+        "--read-only-auth", action="store_true", help="never write auth.json (no OAuth refresh; expired tokens get 401)"
+    )
+    parser.add_argument(
+        "--expose-oauth-subscriptions",
+        action="store_true",
+        help="serve subscription (OAuth) models on a non-loopback bind too",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser

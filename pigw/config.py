@@ -4,16 +4,20 @@ Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLeve
 ``modelAllowlist``, ``modelDenylist``, ``upstreamTimeoutMs``, ``connectTimeoutMs``,
 ``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``,
 ``keepaliveSeconds``, ``idleTimeoutSeconds``, ``maxConnections``, ``upstreamRetries``, ``rateLimit``,
-``providerConcurrency``, ``allowOrigins``, ``requireKeyOnLoopback``, ``logFile``). The gateway's own API key
+``providerConcurrency``, ``allowOrigins``, ``requireKeyOnLoopback``, ``logFile``, ``readOnlyAuth``,
+``exposeOAuthSubscriptions``). The gateway's own API key
 comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
 """
 
+import ipaddress
 import json
 import os
 from typing import Any, Dict, List, Mapping, Optional
 
 from pigw.log import LEVELS
+
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
 
 class ConfigError(Exception):
@@ -44,6 +48,8 @@ _FIELDS = {
     "allowOrigins": ("allow_origins", "strlist", 'an array of origins such as "http://localhost:3000" or "*"'),
     "requireKeyOnLoopback": ("require_key_on_loopback", "bool", "true or false"),
     "logFile": ("log_file", "str", "a file path"),
+    "readOnlyAuth": ("read_only_auth", "bool", "true or false"),
+    "exposeOAuthSubscriptions": ("expose_oauth_subscriptions", "bool", "true or false"),
 }
 _ENV = (
     ("PIGW_PORT", "port"),
@@ -80,6 +86,8 @@ class Config:
         self.allow_origins: List[str] = []
         self.require_key_on_loopback = False
         self.log_file: Optional[str] = None
+        self.read_only_auth = False  # never write auth.json (expired OAuth tokens then answer 401)
+        self.expose_oauth_subscriptions = False  # serve subscription models on non-loopback binds too
         self.sources: List[str] = []  # the config files that were read, in order
 
     def __repr__(self) -> str:
@@ -108,6 +116,17 @@ def load(flags: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) 
             _set(config, key, value, "--" + key)
     config.allowed_hosts = [host.lower() for host in config.allowed_hosts]
     return config
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address (IPv6 in brackets or not) is this machine's loopback."""
+    host = host.strip("[]")
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def agent_dir(flag: Optional[str], environ: Mapping[str, str]) -> str:

@@ -13,9 +13,9 @@ import time
 from typing import Iterator, List, Optional, Set
 
 from pigw import models_json, providers
-from pigw.config import Config
+from pigw.config import Config, is_loopback
 from pigw.core import Event, Request
-from pigw.credentials import Credentials
+from pigw.credentials import Credentials, oauth
 from pigw.errors import GatewayError, invalid_request
 from pigw.limits import ProviderSlots
 from pigw.net.http import Pool
@@ -110,27 +110,37 @@ def build(config: Config) -> Gateway:
     models = [model for provider_models in catalog.values() for model in provider_models]
     if config.demo:
         models.insert(0, DEMO_MODEL)
-    credentials = Credentials(config.auth_dir)
-
-    def available(model: Model) -> bool:
-        if not providers.supported(model.api):
-            return False
-        return not providers.needs_credential(model.api) or credentials.configured(model)
-
-    def explain(model: Model) -> Optional[str]:
-        if providers.supported(model.api):
-            return None
-        return "The model `%s` uses the `%s` api, which this version of pigw does not speak yet." % (
-            model.public_id,
-            model.api,
-        )
-
-    registry = Registry(models, available, config.model_allowlist, config.model_denylist, explain)
     pool = Pool(
         connect_timeout=config.connect_timeout_ms / 1000.0,
         read_timeout=config.upstream_timeout_ms / 1000.0,
         ca_file=config.ca_bundle,
     )
+    credentials = Credentials(config.auth_dir, refreshers=oauth.refreshers(pool), read_only=config.read_only_auth)
+    hide_subscriptions = not is_loopback(config.bind) and not config.expose_oauth_subscriptions
+
+    def available(model: Model) -> bool:
+        if not providers.supported(model.api):
+            return False
+        if not providers.needs_credential(model.api):
+            return True
+        if hide_subscriptions and credentials.is_subscription(model):
+            return False
+        return credentials.configured(model)
+
+    def explain(model: Model) -> Optional[str]:
+        if not providers.supported(model.api):
+            return "The model `%s` uses the `%s` api, which this version of pigw does not speak yet." % (
+                model.public_id,
+                model.api,
+            )
+        if hide_subscriptions and credentials.is_subscription(model):
+            return (
+                "The model `%s` uses a subscription login, which pigw serves only on loopback binds "
+                "(see --expose-oauth-subscriptions)." % model.public_id
+            )
+        return None
+
+    registry = Registry(models, available, config.model_allowlist, config.model_denylist, explain)
     warnings.extend(credentials.warnings())
     slots = ProviderSlots(config.provider_concurrency)
     return Gateway(registry, credentials, pool, warnings, config.strict_params, config.upstream_retries, slots)

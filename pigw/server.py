@@ -7,7 +7,6 @@ away mid-stream, the reply's iterator is closed, which closes the upstream reque
 
 import hmac
 import http.client
-import ipaddress
 import os
 import re
 import socket
@@ -22,12 +21,12 @@ from pigw import __version__
 from pigw.api import Incoming, Reply, json_reply, openai_chat, openai_error
 from pigw.api import models as models_api
 from pigw.client_watch import ClientWatcher, Watch
+from pigw.config import is_loopback
 from pigw.errors import GatewayError
 from pigw.limits import RateLimiter
 
 _REASONS = {code: phrase for code, phrase in BaseHTTPRequestHandler.responses.items()}
 _HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
-_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 Route = Callable[["Handler", Incoming], Reply]
 
 
@@ -358,16 +357,6 @@ def _request_id(headers) -> str:
     if given and len(given) <= 128 and given.isprintable():
         return given
     return "req_" + os.urandom(12).hex()
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]")
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _chat(handler: Handler, incoming: Incoming) -> Reply:
