@@ -88,14 +88,12 @@ def _serve_holding_pidfile(config, pidfile, stdout: TextIO, stderr: TextIO) -> i
     if not [model for model in served if model.provider != "pigw"]:
         stdout.write(_NO_MODELS_HELP.format(auth_dir=config.auth_dir) + "\n")
     stop = threading.Event()
-    # Handlers go in before the banner: whoever reads it may signal at once.
-    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        stdout.flush()
-        return _run_until(stop, server, stdout)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    # Handlers go in before the banner is visible (whoever reads it may signal at once) and stay
+    # until the process exits, so a second signal during the bounded drain cannot cut it short.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    stdout.flush()
+    return _run_until(stop, server, stdout)
 
 
 def _run_until(stop: threading.Event, server, stdout: TextIO) -> int:
