@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from pigw import __version__
-from pigw.api import Incoming, Reply, json_reply, openai_chat, openai_error
+from pigw.api import Incoming, Reply, anthropic_messages, json_reply, openai_chat, openai_error
 from pigw.api import models as models_api
 from pigw.client_watch import ClientWatcher, Watch
 from pigw.config import is_loopback
@@ -175,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
         if methods is None:
             raise GatewayError(
                 404,
-                "Unknown path %s. pigw serves /v1/chat/completions and /v1/models." % path,
+                "Unknown path %s. pigw serves /v1/chat/completions, /v1/messages and /v1/models." % path,
                 "invalid_request_error",
                 "unknown_url",
             )
@@ -341,6 +341,8 @@ def _refuse(sock: socket.socket) -> None:
 
 def error_reply(path: str, error: GatewayError) -> Reply:
     """An error in the shape of the API the path belongs to."""
+    if path.startswith("/v1/messages"):
+        return anthropic_messages.anthropic_error(error)
     return openai_error(error)
 
 
@@ -363,6 +365,14 @@ def _chat(handler: Handler, incoming: Incoming) -> Reply:
     return openai_chat.handle(incoming, handler.server.gateway)
 
 
+def _messages(handler: Handler, incoming: Incoming) -> Reply:
+    return anthropic_messages.handle(incoming, handler.server.gateway)
+
+
+def _count_tokens(handler: Handler, incoming: Incoming) -> Reply:
+    return anthropic_messages.count_tokens(incoming, handler.server.gateway)
+
+
 def _models(handler: Handler, incoming: Incoming) -> Reply:
     return models_api.list_models(handler.server.gateway.registry)
 
@@ -379,6 +389,8 @@ def _health(handler: Handler, incoming: Incoming) -> Reply:
 ROUTES: Dict[str, Dict[str, Route]] = {
     "/v1/chat/completions": {"POST": _chat},
     "/chat/completions": {"POST": _chat},
+    "/v1/messages": {"POST": _messages},
+    "/v1/messages/count_tokens": {"POST": _count_tokens},
     "/v1/models": {"GET": _models},
     "/models": {"GET": _models},
     "/healthz": {"GET": _health},
