@@ -45,6 +45,14 @@ def openai_error(error: GatewayError) -> Reply:
     return json_reply(error.openai_body(), error.status, error.headers)
 
 
+def dropped_header(request, headers: Dict[str, str]) -> Dict[str, str]:
+    """headers plus `x-pigw-dropped-params` naming the client fields left out of the upstream request."""
+    merged = dict(headers)
+    if request.dropped:
+        merged["x-pigw-dropped-params"] = ", ".join(request.dropped)
+    return merged
+
+
 def stream_error(error: GatewayError, incoming: Optional["Incoming"]) -> GatewayError:
     """The error a broken stream ends with: the gateway's own reason when it cut the stream (shutting down)."""
     if incoming is not None and incoming.cancel.reason:

@@ -16,7 +16,7 @@ import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
 
-from pigw.api import Incoming, Reply, json_reply
+from pigw.api import Incoming, Reply, dropped_header, json_reply, stream_error
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -67,6 +67,11 @@ _PING = b'event: ping\ndata: {"type":"ping"}\n\n'  # what the server sends while
 _MESSAGE_STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 _EMPTY_THINKING = {"type": "thinking", "thinking": "", "signature": ""}
 _FIRST_TOKEN = (TextDelta, ThinkingDelta, ToolCallStart)
+# Fields parse() turns into the canonical request; `anthropic-*` headers and auth are the server's.
+_UNDERSTOOD = frozenset(
+    "model messages system max_tokens temperature top_p top_k stop_sequences tools tool_choice thinking "
+    "metadata stream".split()
+)
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -74,7 +79,7 @@ def handle(incoming: Incoming, gateway) -> Reply:
     """Answer one Messages request."""
     try:
         body = incoming.json_object()
-        request = parse(body)
+        request = parse(body, strict=gateway.strict)
         request.cancel = incoming.cancel
         events = gateway.stream(request)
         incoming.notes["model"] = request.target.public_id
@@ -82,12 +87,12 @@ def handle(incoming: Incoming, gateway) -> Reply:
         message_id = "msg_" + os.urandom(12).hex()
         if body.get("stream") is True:
             chunks = render_stream(events, message_id, request.model, incoming)
-            return Reply(200, dict(_STREAM_HEADERS), chunks=chunks, keepalive=_PING)
+            return Reply(200, dropped_header(request, _STREAM_HEADERS), chunks=chunks, keepalive=_PING)
         answer = collect(events)
     except GatewayError as error:
         return anthropic_error(error)
     _note_usage(incoming, answer.usage)
-    return json_reply(render_message(answer, message_id, request.model))
+    return json_reply(render_message(answer, message_id, request.model), headers=dropped_header(request, {}))
 
 
 def count_tokens(incoming: Incoming, gateway) -> Reply:
@@ -105,8 +110,11 @@ def anthropic_error(error: GatewayError) -> Reply:
     return json_reply(error.anthropic_body(), error.status, error.headers)
 
 
-def parse(body: Dict[str, Any], require_max_tokens: bool = True) -> Request:
-    """A Messages body to a canonical Request; a 400 naming the field when it is malformed."""
+def parse(body: Dict[str, Any], require_max_tokens: bool = True, strict: bool = False) -> Request:
+    """A Messages body to a canonical Request; a 400 naming the field when it is malformed.
+
+    Fields pigw does not know are dropped and named in ``request.dropped`` (strict: a 400 naming them).
+    """
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise invalid_request("`model` is required and must be a non-empty string.", "model")
@@ -119,7 +127,13 @@ def parse(body: Dict[str, Any], require_max_tokens: bool = True) -> Request:
     if require_max_tokens and options.max_tokens is None:
         raise invalid_request("`max_tokens` is required and must be a positive integer.", "max_tokens")
     context = Context(_system(body.get("system")), _convert_messages(messages), _tools(body.get("tools")))
-    return Request(model, context, options)
+    request = Request(model, context, options)
+    for name in body:
+        if name not in _UNDERSTOOD:
+            if strict:
+                raise invalid_request("`%s` is not a parameter pigw understands (strict mode)." % name, name)
+            request.dropped.append(name)
+    return request
 
 
 def render_message(answer, message_id: str, model: str) -> Dict[str, Any]:
@@ -182,7 +196,7 @@ def render_stream(
                 yield _frame("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
                 yield _MESSAGE_STOP
     except GatewayError as error:
-        yield _frame("error", error.anthropic_body())
+        yield _frame("error", stream_error(error, incoming).anthropic_body())
     finally:
         close = getattr(events, "close", None)
         if close is not None:

@@ -6,7 +6,7 @@ import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional
 
-from pigw.api import Incoming, Reply, json_reply, openai_error, stream_error
+from pigw.api import Incoming, Reply, dropped_header, json_reply, openai_error, stream_error
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -75,7 +75,7 @@ def handle(incoming: Incoming, gateway) -> Reply:
             envelope = chunk_envelope(completion_id, created, request.model)
             return Reply(
                 200,
-                _dropped_header(request, _STREAM_HEADERS),
+                dropped_header(request, _STREAM_HEADERS),
                 chunks=render_stream(events, envelope, include_usage, incoming),
                 keepalive=envelope + _KEEPALIVE,
             )
@@ -84,7 +84,7 @@ def handle(incoming: Incoming, gateway) -> Reply:
         return openai_error(error)
     _note_usage(incoming, answer.usage)
     body = render_completion(answer, completion_id, created, request.model)
-    return json_reply(body, headers=_dropped_header(request, {}))
+    return json_reply(body, headers=dropped_header(request, {}))
 
 
 def parse(body: Dict[str, Any], strict: bool = False) -> Request:
@@ -214,13 +214,6 @@ def _note_usage(incoming: Incoming, usage: Optional[Usage]) -> None:
     if usage is not None:
         incoming.notes["tokensIn"] = usage.prompt_tokens
         incoming.notes["tokensOut"] = usage.output
-
-
-def _dropped_header(request: Request, headers: Dict[str, str]) -> Dict[str, str]:
-    merged = dict(headers)
-    if request.dropped:
-        merged["x-pigw-dropped-params"] = ", ".join(request.dropped)
-    return merged
 
 
 def render_usage(usage: Usage) -> Dict[str, Any]:

@@ -248,6 +248,13 @@ class Parsing(unittest.TestCase):
         request = anthropic_messages.parse({"model": "m", "messages": USER}, require_max_tokens=False)
         self.assertIsNone(request.options.max_tokens)
 
+    def test_unknown_fields_dropped_or_strict_400(self) -> None:
+        body = {"model": "m", "max_tokens": 1, "messages": USER, "context_management": {}, "service_tier": "auto"}
+        self.assertEqual(anthropic_messages.parse(body).dropped, ["context_management", "service_tier"])
+        with self.assertRaises(GatewayError) as caught:
+            anthropic_messages.parse(body, strict=True)
+        self.assertEqual((caught.exception.status, caught.exception.param), (400, "context_management"))
+
     def test_malformed_fields_name_their_param(self) -> None:
         def image(source):
             return {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [source]}]}
@@ -1063,7 +1070,9 @@ def _validators() -> Dict[str, Any]:
 
 
 class FakeGateway:
-    """What handle() and count_tokens() use of a Gateway: stream() and registry.resolve()."""
+    """What handle() and count_tokens() use of a Gateway: stream(), registry.resolve() and strict."""
+
+    strict = False
 
     def __init__(self, events: Optional[list] = None, error: Optional[GatewayError] = None) -> None:
         self.events = events or []
