@@ -330,18 +330,25 @@ class ToolCallEnd(Event):
 class Done(Event):
     """Last event of a successful stream."""
 
-    __slots__ = ("reason", "usage", "raw_reason")
+    __slots__ = ("reason", "usage", "raw_reason", "stop_sequence")
 
-    def __init__(self, reason: str, usage: Optional[Usage] = None, raw_reason: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        usage: Optional[Usage] = None,
+        raw_reason: Optional[str] = None,
+        stop_sequence: Optional[str] = None,
+    ) -> None:
         self.reason = reason
         self.usage = usage
-        self.raw_reason = raw_reason
+        self.raw_reason = raw_reason  # the upstream's own stop reason
+        self.stop_sequence = stop_sequence  # which stop sequence ended the answer, when the upstream says
 
 
 class Answer:
     """A whole answer: the stream folded (non-stream responses are built from this)."""
 
-    __slots__ = ("response_id", "model", "content", "reason", "usage", "raw_reason")
+    __slots__ = ("response_id", "model", "content", "reason", "usage", "raw_reason", "stop_sequence")
 
     def __init__(self) -> None:
         self.response_id: Optional[str] = None
@@ -350,6 +357,7 @@ class Answer:
         self.reason = STOP
         self.usage: Optional[Usage] = None
         self.raw_reason: Optional[str] = None
+        self.stop_sequence: Optional[str] = None
 
 
 def collect(events: Iterable[Event]) -> Answer:
@@ -382,6 +390,7 @@ def collect(events: Iterable[Event]) -> Answer:
             answer.reason = event.reason
             answer.usage = event.usage
             answer.raw_reason = event.raw_reason
+            answer.stop_sequence = event.stop_sequence
     for index in sorted(blocks):
         block = blocks[index]
         text = "".join(pieces[index])

@@ -148,7 +148,9 @@ def render_message(answer, message_id: str, model: str) -> Dict[str, Any]:
             arguments = part.arguments if isinstance(part.arguments, dict) else {}
             content.append({"type": "tool_use", "id": part.id, "name": part.name, "input": arguments})
     reason = stop_reason(answer.reason, answer.raw_reason)
-    return _message(message_id, model, content, reason, answer.usage or Usage())
+    message = _message(message_id, model, content, reason, answer.usage or Usage())
+    message["stop_sequence"] = answer.stop_sequence
+    return message
 
 
 def render_stream(
@@ -192,7 +194,10 @@ def render_stream(
                 for index in list(blocks.numbers):  # in the order they went out
                     yield blocks.stop(index)
                 usage = render_usage(event.usage or Usage())
-                delta = {"stop_reason": stop_reason(event.reason, event.raw_reason), "stop_sequence": None}
+                delta = {
+                    "stop_reason": stop_reason(event.reason, event.raw_reason),
+                    "stop_sequence": event.stop_sequence,
+                }
                 yield _frame("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
                 yield _MESSAGE_STOP
     except GatewayError as error:

@@ -396,6 +396,7 @@ def _parse_stream(response, url: str, model_id: str) -> Iterator[Event]:
         signatures: Dict[int, str] = {}  # thinking block index -> its signature so far
         usage: Dict[str, Any] = {}
         stop_reason: Optional[str] = None
+        stop_sequence: Optional[str] = None
         for name, data in upstream.events(response, url):
             if stopped:
                 continue  # read on to the end of the body, so the connection goes back to the pool
@@ -422,7 +423,9 @@ def _parse_stream(response, url: str, model_id: str) -> Iterator[Event]:
                 if isinstance(index, int):
                     yield from _block_events(kind, index, event, blocks, signatures)
             elif kind == "message_delta":
-                stop_reason = (event.get("delta") or {}).get("stop_reason") or stop_reason
+                delta = event.get("delta") or {}
+                stop_reason = delta.get("stop_reason") or stop_reason
+                stop_sequence = delta.get("stop_sequence") or stop_sequence
                 usage.update(_present(event.get("usage")))
             elif kind == "message_stop":
                 stopped = True
@@ -434,7 +437,7 @@ def _parse_stream(response, url: str, model_id: str) -> Iterator[Event]:
         for index in sorted(blocks):  # left open by the upstream (max_tokens inside a tool call does it)
             yield _block_end(index, blocks[index], signatures)
         finished = True
-        yield Done(reason, _usage(usage), stop_reason)
+        yield Done(reason, _usage(usage), stop_reason, stop_sequence)
     finally:
         if finished:
             response.release()

@@ -601,6 +601,14 @@ class StreamRendering(unittest.TestCase):
                 out = frames([Start(), Done(reason, None, raw)])
                 self.assertIn('"delta":{"stop_reason":"%s","stop_sequence":null}' % expected, out)
 
+    def test_the_matched_stop_sequence_is_passed_on(self) -> None:
+        out = frames([Start(), Done("stop", None, "stop_sequence", "END")])
+        self.assertIn('"delta":{"stop_reason":"stop_sequence","stop_sequence":"END"}', out)
+        answer = Answer()
+        answer.raw_reason, answer.stop_sequence = "stop_sequence", "END"
+        body = anthropic_messages.render_message(answer, "msg_1", "m")
+        self.assertEqual((body["stop_reason"], body["stop_sequence"]), ("stop_sequence", "END"))
+
 
 class MessageRendering(unittest.TestCase):
     def test_every_block_kind_usage_and_stop_reason(self) -> None:

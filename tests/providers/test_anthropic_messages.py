@@ -24,6 +24,7 @@ from pigw.errors import GatewayError
 from pigw.net.http import Pool
 from pigw.providers import anthropic_messages as provider
 from pigw.registry import Model
+from tests.support.events import describe
 from tests.support.mock_upstream import MockUpstream
 
 WIRE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "wire", "anthropic")
@@ -99,18 +100,6 @@ def send(context, options=None, credential=None, target=None):
     return url, headers, json.loads(body.decode("utf-8"))
 
 
-def describe(events):
-    """Events as comparable tuples."""
-    out = []
-    for event in events:
-        fields = tuple(getattr(event, slot) for slot in type(event).__slots__ if slot != "usage")
-        usage = getattr(event, "usage", None)
-        if usage is not None:
-            fields += ((usage.input, usage.output, usage.cache_read, usage.cache_write, usage.reasoning),)
-        out.append((type(event).__name__,) + fields)
-    return out
-
-
 def parse(data: bytes, model_id="claude-sonnet-4-5"):
     """The event generator for a recorded stream, and the fake response it reads."""
     response = FakeResponse(data)
@@ -125,6 +114,25 @@ def replay(name: str, model_id="claude-sonnet-4-5"):
 
 def sse(*events) -> bytes:
     return b"".join(b"event: %s\ndata: %s\n\n" % (e["type"].encode(), json.dumps(e).encode()) for e in events)
+
+
+class StopSequence(unittest.TestCase):
+    def test_stop_sequence_from_message_delta(self) -> None:
+        data = sse(
+            {
+                "type": "message_start",
+                "message": {"id": "msg_1", "model": "claude-sonnet-4-5", "usage": {"input_tokens": 3}},
+            },
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "stop_sequence", "stop_sequence": "END"},
+                "usage": {"output_tokens": 1},
+            },
+            {"type": "message_stop"},
+        )
+        events, _response = parse(data)
+        done = list(events)[-1]
+        self.assertEqual((done.reason, done.raw_reason, done.stop_sequence), ("stop", "stop_sequence", "END"))
 
 
 class CleanEnvironment(unittest.TestCase):

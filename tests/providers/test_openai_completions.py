@@ -6,7 +6,6 @@ import unittest
 from pigw.core import (
     AssistantMessage,
     Context,
-    Done,
     Image,
     Options,
     Text,
@@ -26,6 +25,7 @@ from pigw.core import (
 from pigw.errors import GatewayError
 from pigw.providers import openai_completions as provider
 from pigw.registry import Model
+from tests.support.events import describe
 
 EXPECTED_CALLS = {
     "fx-oai-tool-qwen.sse": [("call_eee11723464a4b9eb8cee71d", "weather", '{"location": "San Francisco"}')],
@@ -60,18 +60,6 @@ def model(provider_id="openai-like", model_id="m-1", base_url="https://api.examp
 def fixture(name: str) -> bytes:
     with open(os.path.join(WIRE, name), "rb") as handle:
         return handle.read()
-
-
-def describe(events):
-    """Events as comparable tuples."""
-    out = []
-    for event in events:
-        fields = tuple(getattr(event, slot) for slot in type(event).__slots__ if slot not in ("usage",))
-        if isinstance(event, Done) and event.usage is not None:
-            usage = event.usage
-            fields += ((usage.input, usage.output, usage.cache_read, usage.cache_write, usage.reasoning),)
-        out.append((type(event).__name__,) + fields)
-    return out
 
 
 class RequestBodies(unittest.TestCase):
