@@ -53,6 +53,13 @@ def dropped_header(request, headers: Dict[str, str]) -> Dict[str, str]:
     return merged
 
 
+def note_usage(incoming: "Incoming", usage) -> None:
+    """Token counts of an answer, for the access log line."""
+    if usage is not None:
+        incoming.notes["tokensIn"] = usage.prompt_tokens
+        incoming.notes["tokensOut"] = usage.output
+
+
 def stream_error(error: GatewayError, incoming: Optional["Incoming"]) -> GatewayError:
     """The error a broken stream ends with: the gateway's own reason when it cut the stream (shutting down)."""
     if incoming is not None and incoming.cancel.reason:

@@ -16,7 +16,7 @@ import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
 
-from pigw.api import Incoming, Reply, dropped_header, json_reply, stream_error
+from pigw.api import Incoming, Reply, dropped_header, json_reply, note_usage, stream_error
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -91,7 +91,7 @@ def handle(incoming: Incoming, gateway) -> Reply:
         answer = collect(events)
     except GatewayError as error:
         return anthropic_error(error)
-    _note_usage(incoming, answer.usage)
+    note_usage(incoming, answer.usage)
     return json_reply(render_message(answer, message_id, request.model), headers=dropped_header(request, {}))
 
 
@@ -189,7 +189,7 @@ def render_stream(
                 yield blocks.stop(event.index)
             elif isinstance(event, Done):
                 if incoming is not None:
-                    _note_usage(incoming, event.usage)
+                    note_usage(incoming, event.usage)
                 yield from blocks.release()
                 for index in list(blocks.numbers):  # in the order they went out
                     yield blocks.stop(index)
@@ -241,12 +241,6 @@ def estimate_tokens(context: Context) -> int:
     for tool in context.tools:
         pieces.extend((tool.name, tool.description, _compact(tool.parameters)))
     return (sum(len(piece) for piece in pieces) + 3) // 4
-
-
-def _note_usage(incoming: Incoming, usage: Optional[Usage]) -> None:
-    if usage is not None:
-        incoming.notes["tokensIn"] = usage.prompt_tokens
-        incoming.notes["tokensOut"] = usage.output
 
 
 class _Blocks:

@@ -6,7 +6,7 @@ import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional
 
-from pigw.api import Incoming, Reply, dropped_header, json_reply, openai_error, stream_error
+from pigw.api import Incoming, Reply, dropped_header, json_reply, note_usage, openai_error, stream_error
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -82,7 +82,7 @@ def handle(incoming: Incoming, gateway) -> Reply:
         answer = collect(events)
     except GatewayError as error:
         return openai_error(error)
-    _note_usage(incoming, answer.usage)
+    note_usage(incoming, answer.usage)
     body = render_completion(answer, completion_id, created, request.model)
     return json_reply(body, headers=dropped_header(request, {}))
 
@@ -199,7 +199,7 @@ def render_stream(
                 yield head + b'{"tool_calls":[' + _compact(call).encode() + b"]}" + tail
             elif isinstance(event, Done):
                 if incoming is not None:
-                    _note_usage(incoming, event.usage)
+                    note_usage(incoming, event.usage)
                 finish = _FINISH.get(event.reason, "stop")
                 yield head + b'{},"logprobs":null,"finish_reason":"' + finish.encode() + b'"}]}\n\n'
                 if include_usage:
@@ -208,12 +208,6 @@ def render_stream(
                 yield _DONE
     except GatewayError as error:
         yield b"data: " + stream_error(error, incoming).openai_json() + b"\n\n"
-
-
-def _note_usage(incoming: Incoming, usage: Optional[Usage]) -> None:
-    if usage is not None:
-        incoming.notes["tokensIn"] = usage.prompt_tokens
-        incoming.notes["tokensOut"] = usage.output
 
 
 def render_usage(usage: Usage) -> Dict[str, Any]:

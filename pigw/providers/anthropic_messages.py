@@ -107,13 +107,13 @@ def _build_headers(model, credential, betas: List[str]) -> Dict[str, str]:
     }
     betas = list(betas)
     for extra in (model.headers, credential.headers):
+        others = {}
         for name, value in (extra or {}).items():
             if name.lower() == "anthropic-beta":
                 betas.extend(beta.strip() for beta in value.split(","))
-                continue
-            for existing in [key for key in headers if key.lower() == name.lower()]:
-                del headers[existing]
-            headers[name] = value
+            else:
+                others[name] = value
+        upstream.merge_headers(headers, others)
     joined = ",".join(dict.fromkeys(beta for beta in betas if beta))
     if joined:
         headers["anthropic-beta"] = joined

@@ -67,8 +67,8 @@ def stream(model, context: Context, options: Options, credential, pool, cancel=N
 def build_headers(model, credential) -> Dict[str, str]:
     """Request headers, later wins: identity, the model's catalog headers, the credential's, the key."""
     headers = {"User-Agent": "pigw/" + __version__, "Content-Type": "application/json", "Accept": "text/event-stream"}
-    _merge_headers(headers, model.headers)
-    _merge_headers(headers, credential.headers)
+    upstream.merge_headers(headers, model.headers)
+    upstream.merge_headers(headers, credential.headers)
     lowered = {name.lower() for name in headers}
     if credential.api_key and "authorization" not in lowered and "cf-aig-authorization" not in lowered:
         headers["Authorization"] = "Bearer " + credential.api_key
@@ -327,17 +327,6 @@ def _tool_result(message: ToolResultMessage, compat: dict) -> dict:
 
 def _has_tool_history(context: Context) -> bool:
     return any(isinstance(message, ToolResultMessage) for message in context.messages)
-
-
-def _merge_headers(headers: Dict[str, str], extra: Optional[Dict[str, str]]) -> None:
-    """Add extra headers over headers; names compare case-insensitively, the later spelling is kept."""
-    if not extra:
-        return
-    for name, value in extra.items():
-        lowered = name.lower()
-        for existing in [key for key in headers if key.lower() == lowered]:
-            del headers[existing]
-        headers[name] = value
 
 
 def _detect(model) -> dict:

@@ -102,6 +102,15 @@ def events(response: Response, url: str) -> Iterator[Tuple[Optional[str], str]]:
         ) from None
 
 
+def merge_headers(headers: Dict[str, str], extra: Optional[Dict[str, str]]) -> None:
+    """Lay extra over headers: names compare case-insensitively, the later spelling and value win."""
+    for name, value in (extra or {}).items():
+        lowered = name.lower()
+        for existing in [key for key in headers if key.lower() == lowered]:
+            del headers[existing]
+        headers[name] = value
+
+
 def scrub(text: str, secrets: Iterable[Optional[str]]) -> str:
     """Replace every secret (of 4+ characters) in text with ***."""
     for secret in secrets:

@@ -24,7 +24,7 @@ from pigw.errors import GatewayError
 from pigw.net.http import Pool
 from pigw.providers import anthropic_messages as provider
 from pigw.registry import Model
-from tests.support.events import describe
+from tests.support.events import FakeResponse, describe
 from tests.support.mock_upstream import MockUpstream
 
 WIRE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "wire", "anthropic")
@@ -41,27 +41,6 @@ SIGNATURE = (
     "KSUAFeu1bDL5ikZJ1vL0Fkz6JjoFke0L/wOJRIUDUlDUOFJ1tZ3ea7g6LGE/5hwuvWgLwewdcm64d+43l7F57XrOmqNd6flI2K/oPr/4yz"
     "Ngvi/EhT6Ca17BgB"
 )
-
-
-class FakeResponse:
-    """Stands in for a pooled upstream response: yields the given bytes, records how it was finished."""
-
-    status = 200
-
-    def __init__(self, data: bytes, piece: int = 37) -> None:
-        self.data = data
-        self.piece = piece
-        self.finished = None
-
-    def chunks(self):
-        for start in range(0, len(self.data), self.piece):
-            yield self.data[start : start + self.piece]
-
-    def release(self) -> None:
-        self.finished = "released"
-
-    def close(self) -> None:
-        self.finished = "closed"
 
 
 class FakePool:

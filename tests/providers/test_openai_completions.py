@@ -25,32 +25,13 @@ from pigw.core import (
 from pigw.errors import GatewayError
 from pigw.providers import openai_completions as provider
 from pigw.registry import Model
-from tests.support.events import describe
+from tests.support.events import FakeResponse, describe
 
 EXPECTED_CALLS = {
     "fx-oai-tool-qwen.sse": [("call_eee11723464a4b9eb8cee71d", "weather", '{"location": "San Francisco"}')],
     "fx-oai-tool-groq.sse": [("tk85n1k4m", "weather", "{}")],
 }
 WIRE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "wire", "openai-chat")
-
-
-class FakeResponse:
-    """Stands in for a pooled upstream response: yields the given bytes, records how it was finished."""
-
-    def __init__(self, data: bytes, piece: int = 37) -> None:
-        self.data = data
-        self.piece = piece
-        self.finished = None
-
-    def chunks(self):
-        for start in range(0, len(self.data), self.piece):
-            yield self.data[start : start + self.piece]
-
-    def release(self) -> None:
-        self.finished = "released"
-
-    def close(self) -> None:
-        self.finished = "closed"
 
 
 def model(provider_id="openai-like", model_id="m-1", base_url="https://api.example.com/v1", **fields) -> Model:

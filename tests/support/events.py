@@ -1,4 +1,4 @@
-"""Canonical events as plain tuples, so tests can compare whole streams exactly."""
+"""Helpers for provider tests: canonical events as plain tuples, and a fake upstream response."""
 
 
 def describe(events):
@@ -17,3 +17,24 @@ def describe(events):
             fields += ((usage.input, usage.output, usage.cache_read, usage.cache_write, usage.reasoning),)
         out.append((type(event).__name__,) + fields)
     return out
+
+
+class FakeResponse:
+    """Stands in for a pooled upstream response: yields the given bytes, records how it was finished."""
+
+    status = 200
+
+    def __init__(self, data: bytes, piece: int = 37) -> None:
+        self.data = data
+        self.piece = piece
+        self.finished = None
+
+    def chunks(self):
+        for start in range(0, len(self.data), self.piece):
+            yield self.data[start : start + self.piece]
+
+    def release(self) -> None:
+        self.finished = "released"
+
+    def close(self) -> None:
+        self.finished = "closed"
