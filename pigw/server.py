@@ -24,6 +24,7 @@ from pigw.client_watch import ClientWatcher, Watch
 from pigw.config import is_loopback
 from pigw.errors import GatewayError
 from pigw.limits import RateLimiter
+from pigw.net.http import split_host_port
 
 _REASONS = {code: phrase for code, phrase in BaseHTTPRequestHandler.responses.items()}
 _HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
@@ -398,17 +399,11 @@ ROUTES: Dict[str, Dict[str, Route]] = {
 
 
 def _split_host(host: str) -> Tuple[str, Optional[int]]:
-    if host.startswith("["):
-        name, _, rest = host[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif host.count(":") == 1:
-        name, _, port_text = host.partition(":")
-    else:
-        name, port_text = host, ""
-    try:
-        return name, int(port_text) if port_text else None
-    except ValueError:
-        return name, -1
+    """The Host header's name and port (None when absent, -1 when not a number)."""
+    name, port_text = split_host_port(host)
+    if not port_text:
+        return name, None
+    return name, int(port_text) if port_text.isdigit() else -1
 
 
 def _reason(status: int) -> str:

@@ -450,7 +450,8 @@ class _NoProxy:
             elif "/" in entry:
                 self._add_network(entry)
             elif entry:
-                host, port = _split_host_port(entry)
+                host, port_text = split_host_port(entry)
+                port = int(port_text) if port_text.isdigit() else None
                 host = host.lstrip("*.")
                 if host:
                     self.domains.append((host, "." + host, port))
@@ -570,15 +571,15 @@ def _read_proxy(environ: Mapping[str, str], name: str) -> Optional[_Proxy]:
     return _Proxy(parts.hostname, port, authorization)
 
 
-def _split_host_port(entry: str) -> Tuple[str, Optional[int]]:
+def split_host_port(entry: str) -> Tuple[str, str]:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` as (host, port text); the port text is "" when absent."""
     if entry.startswith("["):
         host, _, rest = entry[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif entry.count(":") == 1:
+        return host, rest[1:] if rest.startswith(":") else ""
+    if entry.count(":") == 1:
         host, _, port = entry.partition(":")
-    else:
-        host, port = entry, ""
-    return host, int(port) if port.isdigit() else None
+        return host, port
+    return entry, ""
 
 
 def _describe(exc: BaseException) -> str:
