@@ -138,6 +138,7 @@ class Options:
         "tool_choice",
         "parallel_tool_calls",
         "extra",
+        "stream",
     )
 
     def __init__(
@@ -167,6 +168,8 @@ class Options:
         self.tool_choice = tool_choice  # "auto" | "none" | "required" | {"name": str}
         self.parallel_tool_calls = parallel_tool_calls
         self.extra = extra or {}  # provider-native fields passed through as they are
+        # False: the client waits for the whole answer, so a provider may ask its upstream for one body.
+        self.stream = True
 
 
 class Cancel:

@@ -494,6 +494,7 @@ def _tools(tools: Any) -> List[Tool]:
 
 def _options(body: Dict[str, Any]) -> Options:
     options = Options()
+    options.stream = body.get("stream") is True
     options.max_tokens = _positive_int(body, "max_tokens")
     options.temperature = _number(body, "temperature")
     options.top_p = _number(body, "top_p")

@@ -365,6 +365,7 @@ def _tools(tools: Any) -> List[Tool]:
 
 def _options(body: Dict[str, Any]) -> Options:
     options = Options()
+    options.stream = body.get("stream") is True
     options.temperature = _number(body, "temperature")
     options.top_p = _number(body, "top_p")
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))

@@ -3,8 +3,8 @@
 Serves OpenAI-compatible vendors (Groq, Cerebras, xAI, OpenRouter, DeepSeek, Together, z.ai, ...)
 and models.json custom providers (Ollama, LM Studio, vLLM). Vendor differences are compat flags
 (reference/providers.md 2.6), detected from data in ``data/openai_compat.json`` and overridden
-field by field by the model's own ``compat``. The upstream is always asked to stream; a
-non-stream client answer is the stream collected by the caller.
+field by field by the model's own ``compat``. A streaming client's request streams upstream;
+a non-stream one asks the upstream for one body, read as a single chunk by the same event mapping.
 """
 
 import json
@@ -60,13 +60,15 @@ def stream(model, context: Context, options: Options, credential, pool, cancel=N
     base_url = credential.base_url or model.base_url
     url = base_url.rstrip("/") + "/chat/completions"
     body = json.dumps(build_body(model, compat, context, options), ensure_ascii=False).encode()
-    response = upstream.post(pool, url, build_headers(model, credential), body, (credential.api_key,), cancel)
-    return _parse_stream(response, url, compat, model.id)
+    headers = build_headers(model, credential, options.stream)
+    response = upstream.post(pool, url, headers, body, (credential.api_key,), cancel)
+    return _parse_stream(response, url, compat, model.id, options.stream)
 
 
-def build_headers(model, credential) -> Dict[str, str]:
+def build_headers(model, credential, stream: bool = True) -> Dict[str, str]:
     """Request headers, later wins: identity, the model's catalog headers, the credential's, the key."""
-    headers = {"User-Agent": "pigw/" + __version__, "Content-Type": "application/json", "Accept": "text/event-stream"}
+    accept = "text/event-stream" if stream else "application/json"
+    headers = {"User-Agent": "pigw/" + __version__, "Content-Type": "application/json", "Accept": accept}
     upstream.merge_headers(headers, model.headers)
     upstream.merge_headers(headers, credential.headers)
     lowered = {name.lower() for name in headers}
@@ -77,8 +79,12 @@ def build_headers(model, credential) -> Dict[str, str]:
 
 def build_body(model, compat: dict, context: Context, options: Options) -> Dict[str, Any]:
     """The Chat Completions request body for this model and its compat flags."""
-    body: Dict[str, Any] = {"model": model.id, "messages": convert_messages(model, compat, context), "stream": True}
-    if compat["supportsUsageInStreaming"]:
+    body: Dict[str, Any] = {
+        "model": model.id,
+        "messages": convert_messages(model, compat, context),
+        "stream": options.stream,
+    }
+    if options.stream and compat["supportsUsageInStreaming"]:
         body["stream_options"] = {"include_usage": True}
     if options.max_tokens is not None:
         body[compat["maxTokensField"]] = options.max_tokens
@@ -155,8 +161,39 @@ def compat_for(model) -> dict:
     return cached
 
 
-def _parse_stream(response, url: str, compat: dict, model_id: str) -> Iterator[Event]:
-    """Chat Completions SSE chunks to canonical events (reference/providers.md 2.4)."""
+def _parse_stream(response, url: str, compat: dict, model_id: str, stream: bool = True) -> Iterator[Event]:
+    """The upstream's answer, an SSE stream or (``stream`` False) one JSON body, as canonical events."""
+    chunks = _stream_chunks(response, url) if stream else _body_as_chunk(response, url)
+    return _to_events(chunks, response, compat, model_id)
+
+
+def _stream_chunks(response, url: str) -> Iterator[Any]:
+    """The decoded `chat.completion.chunk` objects of an SSE body."""
+    for _name, data in upstream.events(response, url):
+        if data == "[DONE]":
+            continue  # read on to the end of the body, so the connection goes back to the pool
+        try:
+            yield json.loads(data)
+        except ValueError:
+            raise upstream_unreachable("The upstream sent a stream chunk that is not JSON.") from None
+
+
+def _body_as_chunk(response, url: str) -> Iterator[Any]:
+    """A non-stream `chat.completion` body as the one chunk that streams the same answer."""
+    body = upstream.json_body(response, url)
+    if isinstance(body, dict):
+        for choice in body.get("choices") or ():
+            if isinstance(choice, dict):
+                delta = choice.pop("message", None)
+                choice["delta"] = delta if isinstance(delta, dict) else {}
+                for number, call in enumerate(choice["delta"].get("tool_calls") or ()):
+                    if isinstance(call, dict):
+                        call.setdefault("index", number)
+    yield body
+
+
+def _to_events(chunks: Iterator[Any], response, compat: dict, model_id: str) -> Iterator[Event]:
+    """Chat Completions chunks to canonical events (reference/providers.md 2.4)."""
     finished = False
     try:
         started = False
@@ -165,13 +202,7 @@ def _parse_stream(response, url: str, compat: dict, model_id: str) -> Iterator[E
         tool_blocks: Dict[Any, int] = {}
         usage: Optional[Usage] = None
         finish: Optional[str] = None
-        for _name, data in upstream.events(response, url):
-            if data == "[DONE]":
-                continue  # read on to the end of the body, so the connection goes back to the pool
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                raise upstream_unreachable("The upstream sent a stream chunk that is not JSON.") from None
+        for chunk in chunks:
             if not isinstance(chunk, dict):
                 continue
             if "error" in chunk and chunk["error"]:

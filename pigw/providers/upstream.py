@@ -5,10 +5,11 @@ errors is written once: connect failures are 502, timeouts 504, an upstream 4xx/
 status and passes on the upstream's own message, with every secret of the request scrubbed.
 """
 
+import contextlib
 import http.client
 import json
 import re
-from typing import Dict, Iterable, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
 from pigw.core import Cancel
 from pigw.errors import GatewayError, upstream_timeout, upstream_unreachable
@@ -92,8 +93,24 @@ def post(
 
 def events(response: Response, url: str) -> Iterator[Tuple[Optional[str], str]]:
     """The upstream's SSE events; a connection lost or stalled mid-stream raises a GatewayError."""
-    try:
+    with _reading_answer(url):
         yield from sse.iter_events(response.chunks())
+
+
+def json_body(response: Response, url: str) -> Any:
+    """The upstream's whole JSON body; a connection lost or stalled, or a body that is not JSON, raises."""
+    with _reading_answer(url):
+        raw = response.read()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise upstream_unreachable("The upstream's answer is not JSON (%s)." % _host(url)) from None
+
+
+@contextlib.contextmanager
+def _reading_answer(url: str) -> Iterator[None]:
+    try:
+        yield
     except UpstreamTimeout:
         raise upstream_timeout("The upstream stopped sending in the middle of the answer (%s)." % _host(url)) from None
     except (ConnectError, OSError, http.client.HTTPException) as exc:

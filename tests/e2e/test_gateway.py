@@ -176,8 +176,7 @@ class GatewayEndToEnd(unittest.TestCase):
                     {"role": "system", "content": "Be brief.\n\nAnswer in English."},
                     {"role": "user", "content": "hello there"},
                 ],
-                "stream": True,
-                "stream_options": {"include_usage": True},
+                "stream": False,
                 "max_completion_tokens": 50,
                 "temperature": 0.2,
                 "top_p": 0.9,
@@ -248,6 +247,7 @@ class GatewayEndToEnd(unittest.TestCase):
         self.assertEqual(json.loads(frames[-2])["choices"][0]["finish_reason"], "stop")
 
     def test_recorded_parallel_tool_calls_non_stream(self) -> None:
+        """A non-stream client gets the upstream's non-stream recording (the upstream is asked for one body)."""
         _status, _headers, body = self.chat(
             {"model": "mock/fx-oai-tool-parallel", "messages": [{"role": "user", "content": "weather?"}]}
         )
@@ -259,7 +259,7 @@ class GatewayEndToEnd(unittest.TestCase):
             calls,
             [
                 {
-                    "id": "call_JMW1whyEaYG438VE1OIflxA2",
+                    "id": "call_fdNz3vOBKYgOIpMdWotB9MjY",
                     "type": "function",
                     "function": {
                         "name": "GetWeatherArgs",
@@ -267,7 +267,7 @@ class GatewayEndToEnd(unittest.TestCase):
                     },
                 },
                 {
-                    "id": "call_DNYTawLBoN8fj3KN6qU9N1Ou",
+                    "id": "call_h1DWI1POMJLb0KwIyQHWXD4p",
                     "type": "function",
                     "function": {"name": "get_stock_price", "arguments": '{"ticker": "AAPL", "exchange": "NASDAQ"}'},
                 },

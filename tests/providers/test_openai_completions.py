@@ -305,5 +305,85 @@ class StreamParsing(unittest.TestCase):
         self.assertEqual(response.finished, "closed")
 
 
+class BodyParsing(unittest.TestCase):
+    """A non-stream client's request asks the upstream for one JSON body, mapped to the same events."""
+
+    def parse(self, name: str):
+        response = FakeResponse(fixture(name))
+        m = model(model_id="gpt-4o-2024-08-06")
+        return list(provider._parse_stream(response, "u", provider.compat_for(m), m.id, stream=False)), response
+
+    def test_request_asks_for_one_body(self) -> None:
+        options = Options(max_tokens=5)
+        options.stream = False
+        m = model()
+        body = provider.build_body(m, provider.compat_for(m), Context(None, [UserMessage([Text("hi")])]), options)
+        self.assertEqual(
+            body,
+            {
+                "model": "m-1",
+                "messages": [{"role": "user", "content": "hi"}],
+                "stream": False,
+                "max_completion_tokens": 5,
+            },
+        )
+
+        class Cred:
+            api_key = "sk-test"
+            headers = None
+            base_url = None
+
+        self.assertEqual(provider.build_headers(m, Cred(), stream=False)["Accept"], "application/json")
+
+    def test_recorded_parallel_tool_calls_body(self) -> None:
+        events, response = self.parse("fx-oai-tool-parallel.json")
+        self.assertEqual(
+            [(e.index, e.id, e.name) for e in events if isinstance(e, ToolCallStart)],
+            [
+                (0, "call_fdNz3vOBKYgOIpMdWotB9MjY", "GetWeatherArgs"),
+                (1, "call_h1DWI1POMJLb0KwIyQHWXD4p", "get_stock_price"),
+            ],
+        )
+        answer = collect(iter(events))
+        self.assertEqual(answer.content[1].raw_arguments, '{"ticker": "AAPL", "exchange": "NASDAQ"}')
+        self.assertEqual(answer.reason, "toolUse")
+        self.assertEqual(response.finished, "released")
+
+    def test_recorded_reasoning_body(self) -> None:
+        events, _response = self.parse("fx-oai-reasoning.json")
+        described = describe(events)
+        self.assertEqual(described[0], ("Start", "945bb10c-9bf3-47ff-a2a2-43bbe9705c72", "deepseek-reasoner"))
+        self.assertEqual(
+            [name for name, *_ in described[1:]], ["ThinkingStart", "ThinkingDelta", "TextStart", "TextDelta", "Done"]
+        )
+        self.assertEqual(
+            described[4][2],
+            'The word "strawberry" contains three instances of the letter "r": '
+            'one after the "t" and two before the "y".',
+        )
+        self.assertEqual(described[-1], ("Done", "stop", "stop", (18, 345, 0, 0, 315)))
+
+    def test_length_body(self) -> None:
+        events, _response = self.parse("fx-oai-length.json")
+        self.assertEqual((events[-1].reason, events[-1].raw_reason), ("length", "length"))
+
+    def test_body_not_json_and_error_body(self) -> None:
+        response = FakeResponse(b"<html>gateway</html>")
+        with self.assertRaises(GatewayError) as caught:
+            list(
+                provider._parse_stream(
+                    response, "https://h.example/v1/chat/completions", provider.compat_for(model()), "m-1", False
+                )
+            )
+        self.assertEqual(
+            (caught.exception.status, caught.exception.message), (502, "The upstream's answer is not JSON (h.example).")
+        )
+        self.assertEqual(response.finished, "closed")
+        response = FakeResponse(b'{"error":{"message":"overloaded","type":"server_error","code":503}}')
+        with self.assertRaises(GatewayError) as caught:
+            list(provider._parse_stream(response, "u", provider.compat_for(model()), "m-1", False))
+        self.assertEqual((caught.exception.status, caught.exception.message), (503, "overloaded"))
+
+
 if __name__ == "__main__":
     unittest.main()

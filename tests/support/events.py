@@ -33,6 +33,9 @@ class FakeResponse:
         for start in range(0, len(self.data), self.piece):
             yield self.data[start : start + self.piece]
 
+    def read(self) -> bytes:
+        return self.data
+
     def release(self) -> None:
         self.finished = "released"
 
