@@ -12,7 +12,7 @@ import os
 import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
-from pigw import __version__
+from pigw import __version__, tool_schema
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -138,7 +138,9 @@ def _build_body(model, context: Context, options: Options, credential) -> Tuple[
     if context.tools:
         eager = compat.get("supportsEagerToolInputStreaming") is not False
         tool_cache = cache_control if compat.get("supportsCacheControlOnTools") is not False else None
-        body["tools"] = _convert_tools(context, eager, compat.get("supportsStrictTools") is True, tool_cache)
+        strict = compat.get("supportsStrictTools") is True
+        inline = compat.get("supportsToolSchemaRefs") is False
+        body["tools"] = _convert_tools(context, eager, strict, tool_cache, inline)
         if not eager:
             betas.append(_FINE_GRAINED_TOOL_STREAMING)
         tool_choice = _convert_tool_choice(options)
@@ -230,7 +232,9 @@ def _cache_control(compat: dict, credential) -> dict:
     return {"type": "ephemeral"}
 
 
-def _convert_tools(context: Context, eager: bool, strict_supported: bool, cache_control: Optional[dict]) -> List[dict]:
+def _convert_tools(
+    context: Context, eager: bool, strict_supported: bool, cache_control: Optional[dict], inline_refs: bool
+) -> List[dict]:
     tools = []
     for tool in context.tools:
         converted: Dict[str, Any] = {"name": tool.name, "description": tool.description}
@@ -238,19 +242,17 @@ def _convert_tools(context: Context, eager: bool, strict_supported: bool, cache_
             converted["eager_input_streaming"] = True
         if tool.strict and strict_supported:
             converted["strict"] = True
-        converted["input_schema"] = _input_schema(tool.parameters)
+        converted["input_schema"] = _input_schema(tool.parameters, inline_refs)
         tools.append(converted)
     if cache_control is not None:
         tools[-1]["cache_control"] = cache_control
     return tools
 
 
-def _input_schema(schema: Any) -> dict:
-    """Anthropic wants an object schema at the root: keep one as given, replace anything else."""
-    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
-        return {"type": "object", "properties": {}}
-    converted = {"type": "object", "properties": {}}
-    converted.update(schema)
+def _input_schema(schema: Any, inline_refs: bool) -> dict:
+    """An object root without root combinators, with `properties` (pi's rule); `$ref`s inlined when asked."""
+    converted = tool_schema.normalize(schema, inline_refs)
+    converted.setdefault("properties", {})
     return converted
 
 

@@ -11,7 +11,7 @@ import json
 import pkgutil
 from typing import Any, Dict, Iterator, List, Optional
 
-from pigw import __version__
+from pigw import __version__, tool_schema
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -93,7 +93,7 @@ def build_body(model, compat: dict, context: Context, options: Options) -> Dict[
         if value is not None:
             body[field] = value
     if context.tools:
-        body["tools"] = convert_tools(context)
+        body["tools"] = convert_tools(context, compat)
         if compat["zaiToolStream"]:
             body["tool_stream"] = True
     elif compat["requiresToolsWithToolHistory"] and _has_tool_history(context):
@@ -141,10 +141,13 @@ def convert_messages(model, compat: dict, context: Context) -> List[dict]:
     return out
 
 
-def convert_tools(context: Context) -> List[dict]:
+def convert_tools(context: Context, compat: dict) -> List[dict]:
+    """Tools as functions; parameter schemas get an object root and, for vendors that reject `$ref`, inlined refs."""
+    inline = compat.get("supportsToolSchemaRefs") is False
     tools = []
     for tool in context.tools:
-        function: Dict[str, Any] = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+        parameters = tool_schema.normalize(tool.parameters, inline)
+        function: Dict[str, Any] = {"name": tool.name, "description": tool.description, "parameters": parameters}
         if tool.strict is not None:
             function["strict"] = tool.strict
         tools.append({"type": "function", "function": function})
