@@ -24,6 +24,7 @@ from pigw.client_watch import ClientWatcher, Watch
 from pigw.config import is_loopback
 from pigw.errors import GatewayError
 from pigw.limits import RateLimiter
+from pigw.net.headers import HeaderError, read_headers
 from pigw.net.http import split_host_port
 
 _REASONS = {code: phrase for code, phrase in BaseHTTPRequestHandler.responses.items()}
@@ -94,11 +95,43 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "pigw/" + __version__
     server: Server
+    raw_requestline: bytes  # set by BaseHTTPRequestHandler.handle_one_request
 
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.config.idle_timeout_seconds)  # slow or idle clients lose their thread
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def parse_request(self) -> bool:
+        """The request line and headers (without http.client's email-based header parser); False after an error."""
+        self.command = None  # type: ignore[assignment]
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = line.split()
+        if not words:
+            return False
+        if len(words) != 3:
+            self.send_error(400, "Bad request syntax (%r)." % line[:200])
+            return False
+        command, path, version = words
+        if version not in ("HTTP/1.1", "HTTP/1.0"):
+            unsupported = version.startswith("HTTP/") and version[5:6].isdigit() and version[5:6] != "0"
+            self.send_error(505 if unsupported else 400, "Unsupported HTTP version (%r)." % version[:40])
+            return False
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        self.command, self.path, self.request_version = command, path, version
+        try:
+            self.headers = read_headers(self.rfile)  # type: ignore[assignment]
+        except HeaderError as error:
+            self.send_error(431 if error.too_large else 400, str(error))
+            return False
+        connection = (self.headers.get("Connection") or "").lower()
+        self.close_connection = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+        if version == "HTTP/1.1" and (self.headers.get("Expect") or "").lower() == "100-continue":
+            return self.handle_expect_100()
+        return True
 
     def do_GET(self) -> None:
         self._dispatch()

@@ -10,6 +10,8 @@ import threading
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
+from pigw.net import headers as header_block
+
 __all__ = ["ConnectError", "Pool", "ReadError", "Response", "UpstreamTimeout"]
 
 
@@ -147,6 +149,7 @@ class Pool:
                 conn.set_tunnel(route.host, route.port, dict(proxy.tunnel_headers))
         else:
             conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+        conn.response_class = header_block.Response
         where = route.label if proxy is None else f"{route.label} through proxy {proxy.label}"
         try:
             conn.connect()
@@ -222,7 +225,7 @@ class Response:
     ) -> None:
         self.status: int = resp.status
         self.reason: str = resp.reason
-        self.headers: http.client.HTTPMessage = resp.msg
+        self.headers: header_block.Headers = resp.msg  # type: ignore[assignment]
         self._pool = pool
         self._route = route
         self._conn = conn

@@ -135,6 +135,20 @@ class Guards(unittest.TestCase):
                 self.assertIn(b'"error"', answer)
         self.assertEqual(self.gateway.request("GET", "/healthz")[0], 200)
 
+    def test_malformed_and_oversized_header_blocks(self) -> None:
+        cases = (
+            (b"GET /healthz HTTP/2.0\r\n\r\n", b"505", b"Unsupported HTTP version ('HTTP/2.0')."),
+            (b"GET /healthz HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n", b"400", b"Malformed header line"),
+            (b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", b"431", b"longer than 65536 bytes"),
+            (b"GET /healthz HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n", b"431", b"More than 100 header lines."),
+        )
+        for raw, status, message in cases:
+            with self.subTest(status=status, message=message):
+                answer = self.raw(raw)
+                self.assertEqual(answer[9:12], status)
+                self.assertIn(b"Connection: close\r\n", answer)
+                self.assertIn(message, json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["message"].encode())
+
 
 class BrowserAndRateGuards(unittest.TestCase):
     @classmethod
