@@ -25,7 +25,7 @@ from pigw.config import is_loopback
 from pigw.errors import GatewayError
 from pigw.limits import RateLimiter
 from pigw.net.headers import HeaderError, read_headers
-from pigw.net.http import split_host_port
+from pigw.net.http import before_wait, split_host_port
 
 _REASONS = {code: phrase for code, phrase in BaseHTTPRequestHandler.responses.items()}
 _HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
@@ -344,14 +344,44 @@ class Handler(BaseHTTPRequestHandler):
             write("".join(head).encode("latin-1") + (b"" if self.command == "HEAD" else reply.body))
             return
         head.append("Transfer-Encoding: chunked\r\n\r\n")
+        keepalive = None
         if watch is not None:
             write = watch.write
-        write("".join(head).encode("latin-1"))
-        if watch is not None and reply.keepalive:
-            watch.keepalive = b"%x\r\n%s\r\n" % (len(reply.keepalive), reply.keepalive)
-        for chunk in reply.chunks:
-            write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        write(b"0\r\n\r\n")
+            if reply.keepalive:
+                keepalive = b"%x\r\n%s\r\n" % (len(reply.keepalive), reply.keepalive)
+        # Frames are held until the upstream reader is about to wait (before_wait) or the stream
+        # ends, then written together: one write per upstream read instead of one per frame.
+        held = ["".join(head).encode("latin-1")]
+
+        def flush() -> None:
+            nonlocal keepalive
+            if held:
+                data = b"".join(held)
+                held.clear()
+                try:
+                    write(data)
+                except OSError as exc:
+                    raise _ClientGone() from exc
+                if keepalive is not None:  # keepalives may follow once the head is out
+                    watch.keepalive, keepalive = keepalive, None  # type: ignore[union-attr]
+
+        token = before_wait.set(flush)
+        try:
+            for chunk in reply.chunks:
+                held.append(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            held.append(b"0\r\n\r\n")
+            flush()
+        except _ClientGone as gone:
+            raise ConnectionAbortedError("the client went away") from gone.__cause__
+        finally:
+            before_wait.reset(token)
+
+
+class _ClientGone(Exception):
+    """Raised through the upstream reader when a write to the client failed, so the upstream is closed at once.
+
+    Not an OSError: the layers in between take OSErrors for upstream failures.
+    """
 
 
 _BUSY = (

@@ -1,6 +1,7 @@
 """Pooled keep-alive upstream connections: proxies, CA bundle, timeouts, safe reuse and abort."""
 
 import base64
+import contextvars
 import http.client
 import os
 import select
@@ -12,7 +13,14 @@ from urllib.parse import unquote, urlsplit
 
 from pigw.net import headers as header_block
 
-__all__ = ["ConnectError", "Pool", "ReadError", "Response", "UpstreamTimeout"]
+__all__ = ["ConnectError", "Pool", "ReadError", "Response", "UpstreamTimeout", "before_wait"]
+
+# Run by a response body's reader right before a read that may wait for the upstream. A streaming
+# server sets it for its thread to flush what it holds for its client: frames made from one
+# upstream read go out in one write, and nothing is held while pigw waits.
+before_wait: "contextvars.ContextVar[Optional[Callable[[], None]]]" = contextvars.ContextVar(
+    "pigw_before_wait", default=None
+)
 
 
 class ConnectError(OSError):
@@ -255,21 +263,25 @@ class Response:
             self._finish(complete)
 
     def chunks(self, size: int = 65536) -> Iterator[bytes]:
-        """Body bytes as they arrive, at most ``size`` at a time; at the end the connection goes back to the pool."""
+        """Body bytes as they arrive: what one read brought (at most ``size``), without the chunked framing.
+
+        Before each read that may wait, the thread's ``before_wait`` hook runs. At the end of the
+        body the connection goes back to the pool.
+        """
         resp = self._begin()
         if resp is None:
             return
         complete = False
         try:
-            read1 = resp.read1
+            pieces = _chunked_pieces(resp, size) if resp.chunked else _plain_pieces(resp, size)
             while True:
                 try:
-                    data = read1(size)
+                    data = next(pieces, None)
                 except socket.timeout as exc:
                     raise self._timed_out() from exc
                 except (OSError, http.client.HTTPException, ValueError) as exc:
                     raise self._failed(exc) from exc
-                if not data:
+                if data is None:
                     break
                 yield data
             complete = self._at_end(resp)
@@ -374,6 +386,7 @@ _STALE_ERRORS = (
     ssl.SSLEOFError,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_MAX_CHUNK_LINE = 65536
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _LOOPBACK = frozenset(("localhost", "127.0.0.1", "::1"))
 
@@ -517,6 +530,92 @@ def _start_request(
             conn.putheader("Content-Length", str(len(body)))
         elif method in _BODY_METHODS:
             conn.putheader("Content-Length", "0")
+
+
+def _plain_pieces(resp: http.client.HTTPResponse, size: int) -> Iterator[bytes]:
+    read1 = resp.read1
+    while True:
+        hook = before_wait.get()
+        if hook is not None:
+            hook()
+        data = read1(size)
+        if not data:
+            return
+        yield data
+
+
+def _chunked_pieces(resp: http.client.HTTPResponse, size: int) -> Iterator[bytes]:
+    """The payload of a chunked body: per read, every chunk's payload it completed or began, joined.
+
+    One upstream read usually carries several SSE events, each in its own HTTP chunk; they come
+    out as one piece, so the layers above handle them in one go. After the last chunk the trailer
+    is skipped and the response closed (so the connection is known to be reusable) before the
+    last piece is given out.
+    """
+    fp = resp.fp
+    assert fp is not None
+    buffer = b""
+    left = 0  # payload bytes of the current chunk still to come
+    crlf_due = False  # the CRLF after a chunk's payload
+    while True:
+        hook = before_wait.get()
+        if hook is not None:
+            hook()
+        data = fp.read1(size)
+        if not data:
+            raise http.client.IncompleteRead(b"")
+        buffer = buffer + data if buffer else data
+        out: List[bytes] = []
+        at = 0
+        end = len(buffer)
+        while True:
+            if left:
+                piece = buffer[at : at + left]
+                if piece:
+                    out.append(piece)
+                    at += len(piece)
+                    left -= len(piece)
+                if left:
+                    break
+                crlf_due = True
+            if crlf_due:
+                if end - at < 2:
+                    break
+                if buffer[at : at + 2] != b"\r\n":
+                    raise http.client.IncompleteRead(b"", 2)
+                at += 2
+                crlf_due = False
+            line_end = buffer.find(b"\n", at)
+            if line_end < 0:
+                if end - at > _MAX_CHUNK_LINE:
+                    raise http.client.LineTooLong("chunk size")
+                break
+            left = int(buffer[at:line_end].split(b";", 1)[0].strip(), 16)  # ValueError: malformed
+            at = line_end + 1
+            if left == 0:
+                _skip_trailer(fp, buffer[at:])
+                resp.close()
+                if out:
+                    yield b"".join(out)
+                return
+        buffer = buffer[at:]
+        if out:
+            yield out[0] if len(out) == 1 else b"".join(out)
+
+
+def _skip_trailer(fp: Any, rest: bytes) -> None:
+    """Read past the trailer fields and the blank line that end a chunked body (some servers just stop)."""
+    while True:
+        line_end = rest.find(b"\n")
+        if line_end < 0:
+            more = fp.readline(_MAX_CHUNK_LINE + 1)
+            if not more:
+                return
+            rest += more
+            continue
+        if rest[: line_end + 1] in (b"\r\n", b"\n"):
+            return
+        rest = rest[line_end + 1 :]
 
 
 def _body_done(resp: http.client.HTTPResponse) -> bool:

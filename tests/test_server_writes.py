@@ -1,0 +1,69 @@
+"""How the server writes a stream: frames held until the upstream reader would wait, then one write."""
+
+import unittest
+
+from pigw.api import Reply
+from pigw.net.http import before_wait
+from pigw.server import Handler
+
+HEAD = b"HTTP/1.1 200 OK\r\nServer: pigw/t\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+class Client:
+    """Stands in for the handler's connection: records each write, or fails from a given write on."""
+
+    close_connection = False
+    command = "POST"
+    server_version = "pigw/t"
+
+    def __init__(self, fail_from: int = 99) -> None:
+        self.writes = []
+        self.fail_from = fail_from
+        self.wfile = self
+
+    def write(self, data: bytes) -> None:
+        if len(self.writes) >= self.fail_from:
+            raise BrokenPipeError("gone")
+        self.writes.append(data)
+
+
+def upstream(log):
+    """Frames as a provider would produce them: two from one upstream read, then a wait, then one more."""
+    try:
+        yield b"a"
+        yield b"b"
+        before_wait.get()()
+        log.append("read")
+        yield b"c"
+    finally:
+        log.append("closed")
+
+
+class StreamWrites(unittest.TestCase):
+    def test_frames_of_one_read_go_out_in_one_write_with_the_head(self) -> None:
+        client, log = Client(), []
+        Handler._write(client, Reply(200, {"Content-Type": "text/event-stream"}, chunks=upstream(log)), None)
+        self.assertEqual(client.writes, [HEAD + b"1\r\na\r\n1\r\nb\r\n", b"1\r\nc\r\n0\r\n\r\n"])
+        self.assertEqual(log, ["read", "closed"])
+        self.assertIsNone(before_wait.get())
+
+    def test_a_failed_write_stops_the_upstream_at_once(self) -> None:
+        client, log = Client(fail_from=0), []
+        chunks = upstream(log)
+        with self.assertRaises(ConnectionAbortedError):
+            Handler._write(client, Reply(200, {"Content-Type": "text/event-stream"}, chunks=chunks), None)
+        self.assertEqual(client.writes, [])
+        self.assertEqual(log, ["closed"])  # the reader never read on
+        self.assertIsNone(before_wait.get())
+
+    def test_non_stream_reply_is_one_write(self) -> None:
+        client = Client()
+        Handler._write(client, Reply(200, {"Content-Type": "application/json"}, b"{}"), None)
+        self.assertEqual(
+            client.writes,
+            [b"HTTP/1.1 200 OK\r\nServer: pigw/t\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"],
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()
