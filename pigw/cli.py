@@ -151,6 +151,7 @@ def _flags(args: argparse.Namespace) -> dict:
         "logFile": args.log_file,
         "readOnlyAuth": True if args.read_only_auth else None,
         "exposeOAuthSubscriptions": True if args.expose_oauth_subscriptions else None,
+        "allowRemoteImages": True if args.allow_remote_images else None,
     }
     return {key: value for key, value in pairs.items() if value is not None}
 
@@ -205,6 +206,11 @@ def _parser() -> argparse.ArgumentParser:
         "--expose-oauth-subscriptions",
         action="store_true",
         help="serve subscription (OAuth) models on a non-loopback bind too",
+    )
+    parser.add_argument(
+        "--allow-remote-images",
+        action="store_true",
+        help="fetch http(s) image URLs in requests (public addresses only) and send them inline",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser

@@ -1,11 +1,12 @@
 """One ``Config``, layered: defaults < <auth dir>/gateway.json < --config file < environment < flags.
 
 Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLevel``,
-``modelAllowlist``, ``modelDenylist``, ``upstreamTimeoutMs``, ``connectTimeoutMs``,
+``modelAllowlist``, ``modelDenylist``, ``upstreamTimeoutMs`` (alias ``firstByteTimeoutMs``),
+``streamIdleTimeoutMs``, ``connectTimeoutMs``,
 ``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``,
 ``keepaliveSeconds``, ``idleTimeoutSeconds``, ``maxConnections``, ``upstreamRetries``, ``rateLimit``,
 ``providerConcurrency``, ``allowOrigins``, ``requireKeyOnLoopback``, ``logFile``, ``readOnlyAuth``,
-``exposeOAuthSubscriptions``). The gateway's own API key
+``exposeOAuthSubscriptions``, ``allowRemoteImages``, ``remoteImageMaxBytes``). The gateway's own API key
 comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
 """
@@ -32,6 +33,8 @@ _FIELDS = {
     "modelAllowlist": ("model_allowlist", "strlist", "an array of model ids"),
     "modelDenylist": ("model_denylist", "strlist", "an array of model ids"),
     "upstreamTimeoutMs": ("upstream_timeout_ms", "posint", "a positive integer"),
+    "firstByteTimeoutMs": ("upstream_timeout_ms", "posint", "a positive integer"),
+    "streamIdleTimeoutMs": ("stream_idle_timeout_ms", "posint", "a positive integer"),
     "connectTimeoutMs": ("connect_timeout_ms", "posint", "a positive integer"),
     "maxBodyBytes": ("max_body_bytes", "posint", "a positive integer"),
     "allowedHosts": ("allowed_hosts", "strlist", "an array of host names"),
@@ -50,6 +53,8 @@ _FIELDS = {
     "logFile": ("log_file", "str", "a file path"),
     "readOnlyAuth": ("read_only_auth", "bool", "true or false"),
     "exposeOAuthSubscriptions": ("expose_oauth_subscriptions", "bool", "true or false"),
+    "allowRemoteImages": ("allow_remote_images", "bool", "true or false"),
+    "remoteImageMaxBytes": ("remote_image_max_bytes", "posint", "a positive integer"),
 }
 _ENV = (
     ("PIGW_PORT", "port"),
@@ -69,7 +74,9 @@ class Config:
         self.log_level = "info"
         self.model_allowlist: List[str] = []
         self.model_denylist: List[str] = []
-        self.upstream_timeout_ms = 120000
+        # Request sent to the upstream's first byte: a non-stream answer's head comes when it is complete.
+        self.upstream_timeout_ms = 600000
+        self.stream_idle_timeout_ms = 120000  # the most silence between two reads of an upstream body
         self.connect_timeout_ms = 10000
         self.max_body_bytes = 16 * 1024 * 1024
         self.allowed_hosts: List[str] = []
@@ -88,6 +95,9 @@ class Config:
         self.log_file: Optional[str] = None
         self.read_only_auth = False  # never write auth.json (expired OAuth tokens then answer 401)
         self.expose_oauth_subscriptions = False  # serve subscription models on non-loopback binds too
+        self.allow_remote_images = False  # fetch http(s) image URLs of requests (public addresses only)
+        # 20 MiB: OpenAI's own per-image limit, the largest any provider pigw speaks accepts.
+        self.remote_image_max_bytes = 20 * 1024 * 1024
         self.sources: List[str] = []  # the config files that were read, in order
 
     def __repr__(self) -> str:

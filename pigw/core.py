@@ -30,12 +30,16 @@ class Text:
 
 
 class Image:
-    __slots__ = ("data", "mime_type")
+    __slots__ = ("data", "mime_type", "url", "param")
     type = "image"
 
-    def __init__(self, data: str, mime_type: str) -> None:
+    def __init__(self, data: str, mime_type: str, url: Optional[str] = None, param: Optional[str] = None) -> None:
         self.data = data  # base64
         self.mime_type = mime_type
+        # A remote image the client gave by http(s) URL: the gateway fetches it into data and
+        # mime_type before any provider sees it. param names where it was in the request, for errors.
+        self.url = url
+        self.param = param
 
 
 class Thinking:

@@ -5,20 +5,22 @@ the credential store of the auth dir, the upstream connection pool and, with ``-
 offline ``pigw/demo`` model.
 """
 
+import base64
 import email.utils
 import os
 import random
 import threading
 import time
-from typing import Iterator, List, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from pigw import models_json, providers
 from pigw.config import Config, is_loopback
-from pigw.core import Event, Request
+from pigw.core import Event, Image, Request
 from pigw.credentials import Credentials, oauth
 from pigw.errors import GatewayError, invalid_request
 from pigw.limits import ProviderSlots
 from pigw.net.http import Pool
+from pigw.net.remote_image import Fetcher, RemoteImageError
 from pigw.registry import Model, Registry, load_catalog
 
 MAX_RETRY_DELAY = 10.0  # seconds; an upstream asking for a longer wait gets its error passed on
@@ -44,6 +46,7 @@ class Gateway:
         self.retries = retries  # upstream failures before the first byte retried this many times at most
         self.slots = slots or ProviderSlots({})
         self.log = None  # set by the server: where "dropped a field" is said once per field
+        self.remote_images: Optional[Fetcher] = None  # set when allowRemoteImages is on
         self._reported: Set[str] = set()
 
     def stream(self, request: Request) -> Iterator[Event]:
@@ -55,6 +58,7 @@ class Gateway:
         provider = providers.for_api(model.api)
         self._fit_extras(request, model, getattr(provider, "NATIVE_PARAMS", frozenset()))
         credential = self.credentials.resolve(model) if providers.needs_credential(model.api) else None
+        self._fetch_images(request)
         held = self.slots.acquire(model.provider)
         try:
             events = self._start(provider, model, request, credential)
@@ -81,6 +85,30 @@ class Gateway:
                 if woken.wait(delay):
                     raise
                 attempt += 1
+
+    def _fetch_images(self, request: Request) -> None:
+        """Images the client gave by URL become inline base64 (allowRemoteImages), else a 400 naming the part."""
+        fetched: Dict[str, Tuple[str, str]] = {}
+        for message in request.context.messages:
+            for part in message.content:
+                if not isinstance(part, Image) or part.url is None:
+                    continue
+                if self.remote_images is None:
+                    raise invalid_request(
+                        "`%s`: pigw does not fetch image URLs unless allowRemoteImages is on (config key "
+                        "`allowRemoteImages`, flag --allow-remote-images); send the image as base64 data instead."
+                        % part.param,
+                        part.param,
+                        "remote_images_disabled",
+                    )
+                if part.url not in fetched:
+                    try:
+                        data, mime_type = self.remote_images.fetch(part.url)
+                    except RemoteImageError as error:
+                        message_text = "`%s`: the image could not be fetched: %s." % (part.param, error)
+                        raise invalid_request(message_text, part.param, "invalid_image_url") from None
+                    fetched[part.url] = (base64.b64encode(data).decode("ascii"), mime_type)
+                part.data, part.mime_type = fetched[part.url]
 
     def _fit_extras(self, request: Request, model: Model, native: frozenset) -> None:
         """Drop the client's provider-native fields this provider lacks, or refuse them when they matter."""
@@ -113,6 +141,7 @@ def build(config: Config) -> Gateway:
     pool = Pool(
         connect_timeout=config.connect_timeout_ms / 1000.0,
         read_timeout=config.upstream_timeout_ms / 1000.0,
+        idle_timeout=config.stream_idle_timeout_ms / 1000.0,
         ca_file=config.ca_bundle,
     )
     credentials = Credentials(config.auth_dir, refreshers=oauth.refreshers(pool), read_only=config.read_only_auth)
@@ -143,7 +172,12 @@ def build(config: Config) -> Gateway:
     registry = Registry(models, available, config.model_allowlist, config.model_denylist, explain)
     warnings.extend(credentials.warnings())
     slots = ProviderSlots(config.provider_concurrency)
-    return Gateway(registry, credentials, pool, warnings, config.strict_params, config.upstream_retries, slots)
+    gateway = Gateway(registry, credentials, pool, warnings, config.strict_params, config.upstream_retries, slots)
+    if config.allow_remote_images:
+        gateway.remote_images = Fetcher(
+            config.remote_image_max_bytes, config.connect_timeout_ms / 1000.0, ca_file=config.ca_bundle
+        )
+    return gateway
 
 
 def retry_delay(error: GatewayError, attempt: int) -> Optional[float]:

@@ -20,11 +20,17 @@ class Layering(unittest.TestCase):
             handle.write(value if isinstance(value, str) else json.dumps(value))
         return path
 
+    def test_timeouts_first_byte_alias_and_stream_idle(self) -> None:
+        loaded = config.load({"authDir": self.dir, "firstByteTimeoutMs": 5000, "streamIdleTimeoutMs": 700}, {})
+        self.assertEqual((loaded.upstream_timeout_ms, loaded.stream_idle_timeout_ms), (5000, 700))
+        with self.assertRaises(config.ConfigError):
+            config.load({"authDir": self.dir, "streamIdleTimeoutMs": 0}, {})
+
     def test_defaults(self) -> None:
         loaded = config.load({"authDir": self.dir}, {})
         self.assertEqual(
-            (loaded.port, loaded.bind, loaded.log_level, loaded.upstream_timeout_ms),
-            (4000, "127.0.0.1", "info", 120000),
+            (loaded.port, loaded.bind, loaded.log_level, loaded.upstream_timeout_ms, loaded.stream_idle_timeout_ms),
+            (4000, "127.0.0.1", "info", 600000, 120000),
         )
         self.assertEqual(loaded.auth_dir, self.dir)
         self.assertIsNone(loaded.api_key)

@@ -432,16 +432,22 @@ def _tool_result(block: Dict[str, Any], where: str, tool_names: Dict[str, str]) 
 
 
 def _image(block: Dict[str, Any], where: str) -> Image:
+    """A base64 image, or a URL image the gateway fetches (when allowRemoteImages is on)."""
     source = block.get("source")
-    if not isinstance(source, dict) or source.get("type") != "base64":
-        kind = source.get("type") if isinstance(source, dict) else None
-        raise invalid_request(
-            "`%s.source` must be a base64 image source ({type: base64, media_type, data}); "
-            "pigw does not fetch remote images (source type %r)." % (where, kind),
-            where + ".source",
-        )
     at = where + ".source"
-    return Image(_string(source, "data", at), _string(source, "media_type", at))
+    kind = source.get("type") if isinstance(source, dict) else None
+    if not isinstance(source, dict) or kind not in ("base64", "url"):
+        raise invalid_request(
+            "`%s` must be a base64 image source ({type: base64, media_type, data}) or a URL source "
+            "({type: url, url}); source type %r is not supported." % (at, kind),
+            at,
+        )
+    if kind == "base64":
+        return Image(_string(source, "data", at), _string(source, "media_type", at))
+    url = _string(source, "url", at)
+    if not url[:8].lower().startswith(("http://", "https://")):
+        raise invalid_request("`%s.url` must be an http:// or https:// URL." % at, at + ".url")
+    return Image("", "", url=url, param=at + ".url")
 
 
 def _unsupported_block(kind: str, where: str, allowed: str) -> GatewayError:

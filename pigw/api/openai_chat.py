@@ -320,12 +320,14 @@ def _parts(content: Any, where: str) -> List[Any]:
 
 
 def _image(image_url: Any, where: str) -> Image:
+    """A data URL's image, or an http(s) URL the gateway fetches (when allowRemoteImages is on)."""
     url = image_url.get("url") if isinstance(image_url, dict) else image_url
+    param = where + ".image_url.url"
+    if isinstance(url, str) and url[:8].lower().startswith(("http://", "https://")):
+        return Image("", "", url=url, param=param)
     if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
         raise invalid_request(
-            "`%s.image_url.url` must be a base64 data URL (data:<mime>;base64,...); remote image URLs are not fetched."
-            % where,
-            where + ".image_url.url",
+            "`%s` must be a base64 data URL (data:<mime>;base64,...) or an http(s) URL." % param, param
         )
     header, data = url[5:].split(";base64,", 1)
     return Image(data, header or "application/octet-stream")

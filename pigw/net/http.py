@@ -36,7 +36,12 @@ class ReadError(OSError):
 
 
 class Pool:
-    """Keep-alive connections per (scheme, host, port, proxy), shared by many threads."""
+    """Keep-alive connections per (scheme, host, port, proxy), shared by many threads.
+
+    Three timeouts, none of them a cap on the whole answer: ``connect_timeout`` to connect (TLS and
+    proxy tunnel included), ``read_timeout`` from the request sent to the response's status line
+    (the first byte), ``idle_timeout`` for each later read of the body (silence between chunks).
+    """
 
     def __init__(
         self,
@@ -45,10 +50,12 @@ class Pool:
         environ: Optional[Mapping[str, str]] = None,
         ca_file: Optional[str] = None,
         max_idle_per_host: int = 16,
+        idle_timeout: Optional[float] = None,
     ) -> None:
         env = os.environ if environ is None else environ
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.idle_timeout = read_timeout if idle_timeout is None else idle_timeout
         self.max_idle_per_host = max_idle_per_host
         self._ca_file = ca_file or env.get("SSL_CERT_FILE") or None
         self._ca_dir = None if ca_file else env.get("SSL_CERT_DIR") or None
@@ -217,6 +224,7 @@ class Pool:
         if abort.fired:
             conn.close()
             raise ConnectError(f"request to {route.label} aborted")
+        sock.settimeout(self.idle_timeout)
         return Response(self, route, conn, sock, resp)
 
 

@@ -1,8 +1,9 @@
 """Talking to an upstream: send one request, turn transport failures and error answers into GatewayErrors.
 
 Every provider module uses these two functions, so the mapping of upstream failures to client
-errors is written once: connect failures are 502, timeouts 504, an upstream 4xx/5xx keeps its
-status and passes on the upstream's own message, with every secret of the request scrubbed.
+errors is written once: connect failures are 502, timeouts 504, an upstream 4xx keeps its status
+and an upstream 5xx becomes 502 (the upstream's status in ``x-pigw-upstream-status``); the
+upstream's own message is passed on, with every secret of the request scrubbed.
 """
 
 import contextlib
@@ -146,7 +147,7 @@ def error_from_body(status: int, raw: bytes, secrets: Iterable[Optional[str]] = 
         kind = _STATUS_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     if 400 <= status < 500 and is_context_overflow(message):
         return GatewayError(400, message, "invalid_request_error", "context_length_exceeded", param or "messages")
-    return GatewayError(status, message, kind, code, param)
+    return GatewayError(502 if status >= 500 else status, message, kind, code, param)
 
 
 def is_context_overflow(message: str) -> bool:
@@ -165,6 +166,7 @@ def _error_from_response(response: Response, url: str, secrets: Iterable[Optiona
     finally:
         response.close()
     error = error_from_body(response.status, raw, secrets)
+    error.headers["x-pigw-upstream-status"] = str(response.status)
     retry_after = response.headers.get("retry-after")
     if retry_after:
         error.headers["Retry-After"] = retry_after

@@ -273,7 +273,7 @@ class Parsing(unittest.TestCase):
             (image({"type": "text"}), "messages[0].content[0].text"),
             (image({"type": "document"}), "messages[0].content[0]"),
             (
-                image({"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}),
+                image({"type": "image", "source": {"type": "file", "file_id": "f"}}),
                 "messages[0].content[0].source",
             ),
             (
@@ -350,8 +350,9 @@ class Parsing(unittest.TestCase):
                 self.assertIn("`%s" % param.split("[")[0].split(".")[0], caught.exception.message)
                 assert_schema("error", caught.exception.anthropic_body())
         with self.assertRaises(GatewayError) as caught:
-            anthropic_messages.parse(image({"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}))
-        self.assertIn("pigw does not fetch remote images", caught.exception.message)
+            anthropic_messages.parse(image({"type": "image", "source": {"type": "url", "url": "ftp://x/y.png"}}))
+        self.assertEqual(caught.exception.param, "messages[0].content[0].source.url")
+        self.assertIn("must be an http:// or https:// URL", caught.exception.message)
 
 
 class StreamRendering(unittest.TestCase):

@@ -106,7 +106,7 @@ class Parsing(unittest.TestCase):
                 {
                     "model": "m",
                     "messages": [
-                        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}
+                        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}]}
                     ],
                 },
                 "messages[0].content[0].image_url.url",

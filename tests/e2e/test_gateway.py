@@ -403,10 +403,11 @@ class GatewayEndToEnd(unittest.TestCase):
     def test_failures_before_the_first_byte_are_retried_within_bounds(self) -> None:
         self.mock.script("scripted-503", status=503, headers={"Retry-After": "0"}, body=b'{"error":{"message":"busy"}}')
         before = len([r for r in self.mock.requests if r.model == "scripted-503"])
-        status, _headers, body = self.chat(
+        status, headers, body = self.chat(
             {"model": "mock/scripted-503", "messages": [{"role": "user", "content": "x"}]}
         )
-        self.assertEqual((status, json.loads(body)["error"]["message"]), (503, "busy"))
+        self.assertEqual((status, json.loads(body)["error"]["message"]), (502, "busy"))
+        self.assertEqual(headers["x-pigw-upstream-status"], "503")
         self.assertEqual(len([r for r in self.mock.requests if r.model == "scripted-503"]) - before, 2)
         self.mock.script(
             "scripted-429", status=429, headers={"Retry-After": "30"}, body=b'{"error":{"message":"later"}}'

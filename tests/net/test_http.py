@@ -2,17 +2,15 @@
 
 import base64
 import os
-import shutil
 import socket
 import ssl
-import subprocess
-import tempfile
 import threading
 import time
 import unittest
 from typing import Any, BinaryIO, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from pigw.net.http import ConnectError, Pool, ReadError, Response, UpstreamTimeout
+from tests.support.tls import server_certificate
 
 SECRET = "sk-test-secret-0123456789"
 
@@ -418,6 +416,26 @@ class FailureTest(PoolTest):
         with self.assertRaises(ReadError):
             response.read()
 
+    def test_first_byte_and_idle_timeouts_are_separate(self) -> None:
+        """A slow first byte within read_timeout is fine; then each read gets idle_timeout, however long the body."""
+
+        def handler(server: Server, sock: socket.socket, number: int) -> None:
+            server.read_request(sock.makefile("rb"))
+            time.sleep(0.4)
+            sock.sendall(CHUNKED_HEAD + chunk(b"a"))
+            for piece in (b"b", b"c", b"d"):
+                time.sleep(0.15)
+                sock.sendall(chunk(piece))
+            server.stopped.wait(5)
+
+        server = self.serve(handler)
+        response = self.pool(read_timeout=2, idle_timeout=0.3).request("GET", server.url(), {})
+        chunks = response.chunks()
+        self.assertEqual([next(chunks) for _ in range(4)], [b"a", b"b", b"c", b"d"])  # 0.45 s in all, > idle
+        with self.assertRaises(UpstreamTimeout) as caught:
+            next(chunks)
+        self.assertEqual(str(caught.exception), f"no data from 127.0.0.1:{server.port} within 0.3 s")
+
     def test_truncated_bodies_are_read_errors(self) -> None:
         def handler(server: Server, sock: socket.socket, number: int) -> None:
             server.read_request(sock.makefile("rb"))
@@ -672,22 +690,7 @@ class TlsTest(PoolTest):
 
     @classmethod
     def setUpClass(cls) -> None:
-        openssl = shutil.which("openssl")
-        if openssl is None:
-            raise unittest.SkipTest("TLS tests skipped: no openssl CLI to make a test certificate")
-        folder = tempfile.mkdtemp()
-        cls.addClassCleanup(shutil.rmtree, folder)
-        cls.cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
-        subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-            + ["-keyout", key, "-out", cls.cert, "-days", "2", "-subj", "/CN=localhost"]
-            + ["-addext", "subjectAltName=DNS:localhost,DNS:api.example.test,IP:127.0.0.1"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        cls.server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        cls.server_context.load_cert_chain(cls.cert, key)
+        cls.cert, cls.server_context = server_certificate(cls, "DNS:localhost,DNS:api.example.test,IP:127.0.0.1")
 
     def test_ca_file(self) -> None:
         server = self.serve(keep_alive(b"secure"), self.server_context)

@@ -729,7 +729,7 @@ class StreamParsing(unittest.TestCase):
             for event in events:
                 seen.append(event)
         error = caught.exception
-        self.assertEqual((error.status, error.type, error.message), (529, "overloaded_error", "Overloaded"))
+        self.assertEqual((error.status, error.type, error.message), (502, "overloaded_error", "Overloaded"))
         self.assertEqual(
             describe(seen),
             [
@@ -749,7 +749,7 @@ class StreamParsing(unittest.TestCase):
             ),
             (
                 b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"boom"}}\n\n',
-                (500, "api_error", "boom"),
+                (502, "api_error", "boom"),
             ),
             (
                 b'data: {"type":"error","error":{"type":"brand_new_error","message":"new"}}\n\n',
@@ -889,7 +889,7 @@ class EndToEnd(CleanEnvironment):
         with self.assertRaises(GatewayError) as caught:
             provider.stream(target, Context(None, [user("hi")]), Options(), Credential(api_key="sk-ant-e2e"), self.pool)
         error = caught.exception
-        self.assertEqual((error.status, error.type, error.message), (529, "overloaded_error", "Overloaded"))
+        self.assertEqual((error.status, error.type, error.message), (502, "overloaded_error", "Overloaded"))
 
     def test_registered_for_its_api_kind(self) -> None:
         self.assertIs(providers.for_api("anthropic-messages"), provider)
