@@ -23,6 +23,7 @@ from pigw.core import (
     UserMessage,
 )
 from pigw.errors import GatewayError
+from tests.support.json_schema import check_openai_stream
 
 HEAD = (
     'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"p/m",'
@@ -32,8 +33,11 @@ TAIL = ',"logprobs":null,"finish_reason":null}]}\n\n'
 
 
 def frames(events, include_usage=False):
+    """The rendered stream as text, every frame checked against schemas/openai/ first."""
     envelope = openai_chat.chunk_envelope("chatcmpl-1", 1700000000, "p/m")
-    return b"".join(openai_chat.render_stream(iter(events), envelope, include_usage)).decode()
+    out = b"".join(openai_chat.render_stream(iter(events), envelope, include_usage))
+    check_openai_stream(out)
+    return out.decode()
 
 
 class Parsing(unittest.TestCase):

@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
+from tests.support.json_schema import check_openai_response
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BANNER = re.compile(r"listening on http://([^ ]+):(\d+)/v1")
 _built: Dict[str, str] = {}
@@ -115,7 +117,10 @@ class GatewayProcess:
         headers: Optional[Dict[str, str]] = None,
         connection: Optional[http.client.HTTPConnection] = None,
     ) -> Tuple[int, http.client.HTTPMessage, bytes]:
-        """One request; a dict body is sent as JSON. Returns (status, headers, body bytes)."""
+        """One request; a dict body is sent as JSON. Returns (status, headers, body bytes).
+
+        Responses of the OpenAI surface must match `schemas/openai/` (an AssertionError says how they do not).
+        """
         own = connection is None
         conn = connection or self.connection()
         try:
@@ -124,7 +129,9 @@ class GatewayProcess:
             all_headers.update(headers or {})
             conn.request(method, path, body=data, headers=all_headers)
             response = conn.getresponse()
-            return response.status, response.headers, response.read()
+            answer = response.read()
+            check_openai_response(path, response.status, response.getheader("Content-Type") or "", answer)
+            return response.status, response.headers, answer
         finally:
             if own:
                 conn.close()
