@@ -5,7 +5,7 @@ Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLeve
 ``streamIdleTimeoutMs``, ``connectTimeoutMs``,
 ``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``,
 ``keepaliveSeconds``, ``idleTimeoutSeconds``, ``maxConnections``, ``upstreamRetries``, ``rateLimit``,
-``providerConcurrency``, ``allowOrigins``, ``requireKeyOnLoopback``, ``logFile``, ``readOnlyAuth``,
+``providerConcurrency``, ``clientProfiles``, ``allowOrigins``, ``requireKeyOnLoopback``, ``logFile``, ``readOnlyAuth``,
 ``exposeOAuthSubscriptions``, ``allowRemoteImages``, ``remoteImageMaxBytes``). The gateway's own API key
 comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Mapping, Optional
 from pigw.log import LEVELS
 
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+REASONING_FIELDS = ("reasoning_content", "reasoning", "both")  # client profiles (api/client_profiles.py)
+KEEPALIVE_STYLES = ("delta", "comment", "off")
 
 
 class ConfigError(Exception):
@@ -48,6 +50,12 @@ _FIELDS = {
     "upstreamRetries": ("upstream_retries", "count", "a whole number (0 turns retries off)"),
     "rateLimit": ("rate_limit", "posint", "a positive number of requests a minute per client key"),
     "providerConcurrency": ("provider_concurrency", "limits", 'an object like {"anthropic": 2, "*": 8}'),
+    "clientProfiles": (
+        "client_profiles",
+        "profiles",
+        'an object like {"my-app": {"userAgent": ["myapp/"], "reasoningField": "reasoning", "keepalive": "comment"}}'
+        " (reasoningField: %s; keepalive: %s)" % (" | ".join(REASONING_FIELDS), " | ".join(KEEPALIVE_STYLES)),
+    ),
     "allowOrigins": ("allow_origins", "strlist", 'an array of origins such as "http://localhost:3000" or "*"'),
     "requireKeyOnLoopback": ("require_key_on_loopback", "bool", "true or false"),
     "logFile": ("log_file", "str", "a file path"),
@@ -90,6 +98,7 @@ class Config:
         self.upstream_retries = 2
         self.rate_limit: Optional[int] = None
         self.provider_concurrency: Dict[str, int] = {}
+        self.client_profiles: Dict[str, Dict[str, Any]] = {}  # added to or replacing the built-in profiles
         self.allow_origins: List[str] = []
         self.require_key_on_loopback = False
         self.log_file: Optional[str] = None
@@ -175,7 +184,7 @@ def _set(config: Config, key: str, value: Any, source: str) -> None:
         raise ConfigError("%s: %s must be %s, not %s." % (source, key, description, shown))
     if kind == "strlist":
         value = list(value)
-    elif kind == "limits":
+    elif kind in ("limits", "profiles"):
         value = dict(value)
     setattr(config, attribute, value)
 
@@ -193,6 +202,8 @@ def _valid(kind: str, value: Any) -> bool:
         return isinstance(value, dict) and all(
             isinstance(number, int) and not isinstance(number, bool) and number > 0 for number in value.values()
         )
+    if kind == "profiles":
+        return isinstance(value, dict) and all(_valid_profile(entry) for entry in value.values())
     if kind == "count":
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
     if kind in ("nonneg", "positive"):
@@ -201,6 +212,17 @@ def _valid(kind: str, value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int):
         return False
     return 0 <= value <= 65535 if kind == "port" else value > 0
+
+
+def _valid_profile(entry: Any) -> bool:
+    if not isinstance(entry, dict) or not set(entry) <= {"userAgent", "reasoningField", "keepalive"}:
+        return False
+    user_agent = entry.get("userAgent", [])
+    return (
+        _valid("strlist", user_agent)
+        and entry.get("reasoningField", REASONING_FIELDS[0]) in REASONING_FIELDS
+        and entry.get("keepalive", KEEPALIVE_STYLES[0]) in KEEPALIVE_STYLES
+    )
 
 
 def _env_value(key: str, value: str, name: str) -> Any:

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from pigw import __version__
 from pigw.api import Incoming, Reply, anthropic_messages, json_reply, openai_chat, openai_error
 from pigw.api import models as models_api
+from pigw.api.client_profiles import Profiles
 from pigw.client_watch import ClientWatcher, Watch
 from pigw.config import is_loopback
 from pigw.errors import GatewayError
@@ -43,6 +44,7 @@ class Server(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.watcher = ClientWatcher(config.keepalive_seconds)
         self.rate_limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
+        self.profiles = Profiles(config.client_profiles)
         self.active = 0  # connections being served
         self._count_lock = threading.Lock()
         super().__init__(address, Handler)
@@ -232,6 +234,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.server.rate_limiter.check(key or self.client_address[0])
         if self.command in ("POST", "PUT", "PATCH"):
             incoming.body = self._read_body()
+        if route is not _health:
+            incoming.profile = self.server.profiles.pick(self.headers)
+            incoming.notes["client"] = incoming.profile.name
         return route(self, incoming)
 
     def _check_host(self) -> None:

@@ -70,7 +70,7 @@ def stream_error(error: GatewayError, incoming: Optional["Incoming"]) -> Gateway
 class Incoming:
     """What a route sees of one HTTP request."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "cancel", "started", "notes")
+    __slots__ = ("method", "path", "query", "headers", "body", "cancel", "started", "notes", "profile")
 
     def __init__(self, method: str, path: str, query: str, headers, body: bytes) -> None:
         self.method = method
@@ -81,6 +81,7 @@ class Incoming:
         self.cancel = Cancel()  # fired by the server when the client goes away
         self.started = time.monotonic()
         self.notes: Dict[str, Any] = {}  # what the route learned, for the access log (model, tokens, ttft)
+        self.profile: Any = None  # the client profile (api/client_profiles.py) the server picked, if any
 
     def json_object(self) -> dict:
         """The body as a JSON object, or a 400 saying what is wrong with it."""

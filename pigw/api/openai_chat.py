@@ -4,9 +4,10 @@ import json
 import os
 import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
-from typing import Any, Dict, Generator, Iterator, List, Optional
+from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
 
 from pigw.api import Incoming, Reply, dropped_header, json_reply, note_usage, openai_error, stream_error
+from pigw.api.client_profiles import DEFAULT, Profile
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -51,11 +52,24 @@ _NATIVE = frozenset("frequency_penalty presence_penalty response_format logprobs
 # Of those, the ones whose silent loss would change the answer: a provider without them answers 400.
 _MUST_HONOUR = frozenset("logprobs top_logprobs logit_bias".split())
 _TAIL = b',"logprobs":null,"finish_reason":null}]}\n\n'
-# Sent during silence: a chunk with an empty delta parses in every OpenAI client, unlike the
-# comment-only SSE blocks some parsers choke on.
+# Sent during silence (client profiles pick the form): a chunk with an empty delta parses in every
+# OpenAI client, unlike the comment-only SSE blocks some parsers choke on; a comment is lighter for
+# clients known to skip them. Never `: ping`, which Continue's parser treats as the end of a read.
 _KEEPALIVE = b'[{"index":0,"delta":{}' + _TAIL
+_COMMENT_KEEPALIVE = b": keepalive\n\n"
 _FIRST_TOKEN = (TextDelta, ThinkingDelta, ToolCallStart)
 _compact = json.JSONEncoder(separators=(",", ":")).encode
+# Per client profile: the message fields of reasoning text, and its delta as (opening, second field).
+_REASONING_KEYS = {
+    "reasoning_content": ("reasoning_content",),
+    "reasoning": ("reasoning",),
+    "both": ("reasoning_content", "reasoning"),
+}
+_REASONING_FRAMES: Dict[str, Tuple[bytes, Optional[bytes]]] = {
+    "reasoning_content": (b'{"reasoning_content":', None),
+    "reasoning": (b'{"reasoning":', None),
+    "both": (b'{"reasoning_content":', b',"reasoning":'),
+}
 
 
 def handle(incoming: Incoming, gateway) -> Reply:
@@ -71,19 +85,20 @@ def handle(incoming: Incoming, gateway) -> Reply:
         incoming.notes["provider"] = request.target.provider
         completion_id = "chatcmpl-" + os.urandom(12).hex()
         created = int(time.time())
+        profile = incoming.profile or DEFAULT
         if body.get("stream") is True:
             envelope = chunk_envelope(completion_id, created, request.model)
             return Reply(
                 200,
                 dropped_header(request, _STREAM_HEADERS),
                 chunks=render_stream(events, envelope, include_usage, incoming),
-                keepalive=envelope + _KEEPALIVE,
+                keepalive=_keepalive(profile, envelope),
             )
         answer = collect(events)
     except GatewayError as error:
         return openai_error(error)
     note_usage(incoming, answer.usage)
-    body = render_completion(answer, completion_id, created, request.model)
+    body = render_completion(answer, completion_id, created, request.model, profile)
     return json_reply(body, headers=dropped_header(request, {}))
 
 
@@ -117,14 +132,18 @@ def parse(body: Dict[str, Any], strict: bool = False) -> Request:
     return request
 
 
-def render_completion(answer, completion_id: str, created: int, model: str) -> Dict[str, Any]:
-    """The non-stream `chat.completion` body of a collected answer."""
+def render_completion(
+    answer, completion_id: str, created: int, model: str, profile: Profile = DEFAULT
+) -> Dict[str, Any]:
+    """The non-stream `chat.completion` body of a collected answer; reasoning under the profile's field(s)."""
     texts = [part.text for part in answer.content if isinstance(part, Text)]
     thinking = [part.thinking for part in answer.content if isinstance(part, Thinking)]
     calls = [part for part in answer.content if isinstance(part, ToolCall)]
     message: Dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if thinking:
-        message["reasoning_content"] = "".join(thinking)
+        text = "".join(thinking)
+        for field in _REASONING_KEYS[profile.reasoning_field]:
+            message[field] = text
     if calls:
         message["tool_calls"] = [
             {
@@ -166,6 +185,8 @@ def render_stream(
     """
     head = envelope + b'[{"index":0,"delta":'
     tail = _TAIL
+    profile = incoming.profile if incoming is not None and incoming.profile is not None else DEFAULT
+    opening, also = _REASONING_FRAMES[profile.reasoning_field]
     tool_numbers: Dict[int, int] = {}
     try:
         yield head + b'{"role":"assistant","content":""}' + tail
@@ -178,7 +199,11 @@ def render_stream(
             if kind is TextDelta:
                 yield head + b'{"content":' + _quote(event.delta).encode() + b"}" + tail  # type: ignore[attr-defined]
             elif kind is ThinkingDelta:
-                yield head + b'{"reasoning_content":' + _quote(event.delta).encode() + b"}" + tail  # type: ignore
+                text = _quote(event.delta).encode()  # type: ignore[attr-defined]
+                if also is None:
+                    yield head + opening + text + b"}" + tail
+                else:
+                    yield head + opening + text + also + text + b"}" + tail
             elif kind is ToolCallDelta:
                 number = tool_numbers[event.index]  # type: ignore[attr-defined]
                 yield (
@@ -208,6 +233,12 @@ def render_stream(
                 yield _DONE
     except GatewayError as error:
         yield b"data: " + stream_error(error, incoming).openai_json() + b"\n\n"
+
+
+def _keepalive(profile: Profile, envelope: bytes) -> Optional[bytes]:
+    if profile.keepalive == "comment":
+        return _COMMENT_KEEPALIVE
+    return envelope + _KEEPALIVE if profile.keepalive == "delta" else None
 
 
 def render_usage(usage: Usage) -> Dict[str, Any]:
