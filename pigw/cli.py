@@ -149,6 +149,7 @@ def _flags(args: argparse.Namespace) -> dict:
         "allowOrigins": args.allow_origin,
         "requireKeyOnLoopback": True if args.require_key_on_loopback else None,
         "logFile": args.log_file,
+        "logBodies": True if args.log_bodies else None,
         "readOnlyAuth": True if args.read_only_auth else None,
         "exposeOAuthSubscriptions": True if args.expose_oauth_subscriptions else None,
         "allowRemoteImages": True if args.allow_remote_images else None,
@@ -198,6 +199,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-file", metavar="PATH", help="write the JSON log lines here (mode 0600) instead of stderr"
+    )
+    parser.add_argument(
+        "--log-bodies",
+        action="store_true",
+        help="also log request and response bodies (secrets scrubbed, 64 KiB each at most); for debugging",
     )
     parser.add_argument(
         "--read-only-auth", action="store_true", help="never write auth.json (no OAuth refresh; expired tokens get 401)"

@@ -5,9 +5,10 @@ Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLeve
 ``streamIdleTimeoutMs``, ``connectTimeoutMs``,
 ``maxBodyBytes``, ``allowedHosts``, ``apiKey``, ``caBundle``, ``demo``, ``strictParams``,
 ``keepaliveSeconds``, ``idleTimeoutSeconds``, ``maxConnections``, ``upstreamRetries``, ``rateLimit``,
-``providerConcurrency``, ``clientProfiles``, ``allowOrigins``, ``requireKeyOnLoopback``, ``logFile``, ``readOnlyAuth``,
-``exposeOAuthSubscriptions``, ``allowRemoteImages``, ``remoteImageMaxBytes``). The gateway's own API key
-comes only from files or the environment (``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
+``providerConcurrency``, ``clientProfiles``, ``allowOrigins``, ``requireKeyOnLoopback``, ``logFile``,
+``logBodies``, ``readOnlyAuth``, ``exposeOAuthSubscriptions``, ``allowRemoteImages``,
+``remoteImageMaxBytes``). The gateway's own API key comes only from files or the environment
+(``PIGW_API_KEY``, ``PI_GATEWAY_API_KEY``), never argv.
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
 """
 
@@ -59,6 +60,7 @@ _FIELDS = {
     "allowOrigins": ("allow_origins", "strlist", 'an array of origins such as "http://localhost:3000" or "*"'),
     "requireKeyOnLoopback": ("require_key_on_loopback", "bool", "true or false"),
     "logFile": ("log_file", "str", "a file path"),
+    "logBodies": ("log_bodies", "bool", "true or false"),
     "readOnlyAuth": ("read_only_auth", "bool", "true or false"),
     "exposeOAuthSubscriptions": ("expose_oauth_subscriptions", "bool", "true or false"),
     "allowRemoteImages": ("allow_remote_images", "bool", "true or false"),
@@ -102,6 +104,7 @@ class Config:
         self.allow_origins: List[str] = []
         self.require_key_on_loopback = False
         self.log_file: Optional[str] = None
+        self.log_bodies = False  # request and response bodies in the log, secrets scrubbed, each capped
         self.read_only_auth = False  # never write auth.json (expired OAuth tokens then answer 401)
         self.expose_oauth_subscriptions = False  # serve subscription models on non-loopback binds too
         self.allow_remote_images = False  # fetch http(s) image URLs of requests (public addresses only)

@@ -25,6 +25,7 @@ from pigw.client_watch import ClientWatcher, Watch
 from pigw.config import is_loopback
 from pigw.errors import GatewayError
 from pigw.limits import RateLimiter
+from pigw.log import scrub_body
 from pigw.net.headers import HeaderError, read_headers
 from pigw.net.http import before_wait, split_host_port
 
@@ -178,8 +179,9 @@ class Handler(BaseHTTPRequestHandler):
                 reply.headers["Access-Control-Expose-Headers"] = "x-request-id, x-pigw-dropped-params, Retry-After"
                 reply.headers["Vary"] = "Origin"
         status = 499 if incoming.cancel.cancelled else reply.status
+        sent: Optional[List[bytes]] = [] if self.server.config.log_bodies else None
         try:
-            self._write(reply, watch)
+            self._write(reply, watch, sent)
         except OSError:
             self.close_connection = True
             status = 499
@@ -199,8 +201,17 @@ class Handler(BaseHTTPRequestHandler):
                 path=path,
                 status=status,
                 ms=round((time.monotonic() - incoming.started) * 1000, 2),
+                headers={name: value[:256] for name, value in _logged_headers(self.headers)},
                 **incoming.notes,
             )
+            if sent is not None:
+                secrets = (self.server.config.api_key, _presented_key(self.headers))
+                log.info(
+                    "bodies",
+                    id=request_id,
+                    request=scrub_body(incoming.body, secrets),
+                    response=scrub_body(reply.body if reply.chunks is None else b"".join(sent), secrets),
+                )
 
     def _route(self, incoming: Incoming) -> Reply:
         path = incoming.path
@@ -275,10 +286,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _check_key(self) -> str:
         """The key the client presented; a 401 unless it is the gateway's key (when one is set)."""
-        given = self.headers.get("x-api-key") or ""
-        authorization = self.headers.get("Authorization") or ""
-        if authorization[:7].lower() == "bearer ":
-            given = authorization[7:].strip()
+        given = _presented_key(self.headers)
         expected = self.server.config.api_key
         if not expected:
             return given
@@ -337,7 +345,8 @@ class Handler(BaseHTTPRequestHandler):
             pieces.append(self.rfile.read(size))
             self.rfile.readline(1024)
 
-    def _write(self, reply: Reply, watch: Optional[Watch]) -> None:
+    def _write(self, reply: Reply, watch: Optional[Watch], sent: Optional[List[bytes]] = None) -> None:
+        """The reply in as few writes as possible; a stream's first frames also go to ``sent`` when given."""
         head = ["HTTP/1.1 %d %s\r\nServer: %s\r\n" % (reply.status, _reason(reply.status), self.server_version)]
         for name, value in reply.headers.items():
             head.append("%s: %s\r\n" % (name, value))
@@ -374,6 +383,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             for chunk in reply.chunks:
                 held.append(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                if sent is not None and len(sent) < _MAX_LOGGED_FRAMES:
+                    sent.append(chunk)
             held.append(b"0\r\n\r\n")
             flush()
         except _ClientGone as gone:
@@ -420,6 +431,23 @@ def _allowed_origin(origin: str, allowed: List[str]) -> Optional[str]:
     if origin in allowed:
         return origin
     return "*" if "*" in allowed else None
+
+
+def _presented_key(headers) -> str:
+    given = headers.get("x-api-key") or ""
+    authorization = headers.get("Authorization") or ""
+    if authorization[:7].lower() == "bearer ":
+        given = authorization[7:].strip()
+    return given
+
+
+_MAX_LOGGED_FRAMES = 1024  # of one stream, for --log-bodies
+_LOGGED_HEADERS = ("content-type", "content-length", "user-agent", "accept", "accept-encoding", "host")
+
+
+def _logged_headers(headers) -> List[Tuple[str, str]]:
+    """The request headers the access log may show; never a key, cookie or anything else."""
+    return [(name, headers.get(name)) for name in _LOGGED_HEADERS if headers.get(name) is not None]
 
 
 def _request_id(headers) -> str:

@@ -510,7 +510,20 @@ class GatewayEndToEnd(unittest.TestCase):
                 "tokensOut": 3,
             },
         )
-        self.assertNotIn("tester/1", line)
+        self.assertEqual(record["client"], "default")
+        self.assertEqual(
+            record["headers"],
+            {
+                "content-type": "application/json",
+                "content-length": str(
+                    len(json.dumps({"model": "mock/echo-1", "messages": [{"role": "user", "content": "log me"}]}))
+                ),
+                "user-agent": "tester/1",
+                "accept-encoding": "identity",
+                "host": "127.0.0.1:%d" % self.gateway.port,
+            },
+        )
+        self.assertNotIn("bodies", self.gateway.stderr_text)  # only with --log-bodies
         self.assertRegex(self.gateway.request("GET", "/healthz")[1]["x-request-id"], r"^req_[0-9a-f]{24}$")
 
     def test_keep_alive_serves_many_requests_on_one_connection(self) -> None:

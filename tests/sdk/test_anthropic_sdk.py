@@ -106,9 +106,11 @@ class AnthropicSDK(unittest.TestCase):
 
     def test_tool_use_round_trip(self) -> None:
         question = {"role": "user", "content": "What is the weather in New York?"}
-        first = self.client.messages.create(
+        # Streamed: the recorded fx-oai-tool stream asks for get_weather (its non-stream recording for Query).
+        with self.client.messages.stream(
             model="mock/fx-oai-tool", max_tokens=200, messages=[question], tools=[WEATHER_TOOL]
-        )
+        ) as opening:
+            first = opening.get_final_message()
         self.assertEqual(first.stop_reason, "tool_use")
         (call,) = first.content
         self.assertEqual((call.type, call.name, call.input), ("tool_use", "get_weather", {"city": "New York City"}))

@@ -1,0 +1,98 @@
+"""The log: --log-bodies scrubbing, and the access log's header allowlist and bodies through a live server."""
+
+import http.client
+import io
+import json
+import shutil
+import tempfile
+import threading
+import unittest
+
+from pigw import config as config_module
+from pigw import gateway as gateway_module
+from pigw.log import BODY_CAP, Log, scrub_body
+from pigw.server import Server
+
+CANARY = "sk-canary-3f9a1c77e0"
+
+
+class ScrubBody(unittest.TestCase):
+    def test_secret_named_fields_and_known_secrets_are_hidden(self) -> None:
+        raw = json.dumps(
+            {
+                "model": "m",
+                "api_key": "anything",
+                "extra": {"Authorization": "Bearer x", "refresh_token": "r", "tokens": 5, "note": "my key " + CANARY},
+                "messages": [{"role": "user", "content": CANARY + " twice " + CANARY}],
+            }
+        ).encode()
+        self.assertEqual(
+            scrub_body(raw, [CANARY, None, ""]),
+            {
+                "model": "m",
+                "api_key": "***",
+                "extra": {"Authorization": "***", "refresh_token": "***", "tokens": 5, "note": "my key ***"},
+                "messages": [{"role": "user", "content": "*** twice ***"}],
+            },
+        )
+
+    def test_text_bodies_and_the_cap(self) -> None:
+        self.assertEqual(scrub_body(b"data: " + CANARY.encode() + b"\n\n", [CANARY]), "data: ***\n\n")
+        self.assertEqual(scrub_body(b"\xff\xfe", []), "\ufffd\ufffd")
+        big = scrub_body(json.dumps({"text": "x" * (BODY_CAP + 10), "password": CANARY}).encode(), [])
+        self.assertEqual(set(big), {"truncated", "start"})
+        self.assertEqual(len(big["start"]), BODY_CAP)
+        self.assertNotIn(CANARY, json.dumps(big))
+
+
+class LoggedRequests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="pigw-log-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        config = config_module.load(
+            {"authDir": self.dir, "demo": True, "logLevel": "info", "logBodies": True, "apiKey": CANARY}, {}
+        )
+        self.stream = io.StringIO()
+        self.server = Server(("127.0.0.1", 0), gateway_module.build(config), config, Log("info", self.stream))
+        thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        self.addCleanup(self.server.server_close)
+        self.addCleanup(self.server.shutdown)
+
+    def post(self, body: dict, headers: dict) -> bytes:
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=5)
+        self.addCleanup(connection.close)
+        connection.request("POST", "/v1/chat/completions", json.dumps(body), headers)
+        return connection.getresponse().read()
+
+    def records(self, event: str):
+        return [json.loads(line) for line in self.stream.getvalue().splitlines() if '"event": "%s"' % event in line]
+
+    def test_bodies_logged_scrubbed_and_headers_only_from_the_allowlist(self) -> None:
+        body = {"model": "pigw/demo", "messages": [{"role": "user", "content": "hi " + CANARY}], "stream": True}
+        answer = self.post(
+            body,
+            {
+                "Authorization": "Bearer " + CANARY,
+                "Content-Type": "application/json",
+                "User-Agent": "OpenAI/Python 1.0",
+                "Cookie": "session=" + CANARY,
+                "X-Custom": "not logged",
+            },
+        )
+        self.assertIn(b"data: [DONE]", answer)
+        (request,) = self.records("request")
+        self.assertEqual(
+            sorted(request["headers"]), ["accept-encoding", "content-length", "content-type", "host", "user-agent"]
+        )
+        self.assertEqual(request["client"], "openai-python")
+        (bodies,) = self.records("bodies")
+        self.assertEqual(bodies["id"], request["id"])
+        self.assertEqual(bodies["request"]["messages"][0]["content"], "hi ***")
+        self.assertIn("data: [DONE]", bodies["response"])
+        self.assertNotIn(CANARY, self.stream.getvalue())
+        self.assertNotIn("not logged", self.stream.getvalue())
+
+
+if __name__ == "__main__":
+    unittest.main()
