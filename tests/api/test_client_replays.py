@@ -42,6 +42,16 @@ def translated(body: Dict[str, Any], claude: Model = CLAUDE) -> Tuple[Request, D
     return request, openai_body, anthropic_body
 
 
+def openai_request(**fields: Any) -> Dict[str, Any]:
+    """The body pigw sends the openai-completions model `m-1`: its id and these fields."""
+    return dict(model=OPENAI.id, **fields)
+
+
+def anthropic_request(**fields: Any) -> Dict[str, Any]:
+    """The body pigw sends the anthropic-messages model `c-1` (unless `model` says another): its id and these fields."""
+    return dict({"model": CLAUDE.id}, **fields)
+
+
 def cached(block: Dict[str, Any]) -> Dict[str, Any]:
     """An Anthropic block carrying pigw's prompt-cache marker (the last user block, the last tool, the system)."""
     return dict(block, **CACHED)
@@ -112,29 +122,27 @@ class Cline(ReplayCase):
         task, environment = sent["messages"][1]["content"]
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": [task, environment]}],
-                "stream": True,
-                "stream_options": USAGE,
-                "temperature": 0,
-                "parallel_tool_calls": True,
-                "tools": sent["tools"],  # strict false and additionalProperties false, as Cline sent them
-                "tool_choice": "auto",
-            },
+            openai_request(
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": [task, environment]}],
+                stream=True,
+                stream_options=USAGE,
+                temperature=0,
+                parallel_tool_calls=True,
+                tools=sent["tools"],  # strict false and additionalProperties false, as Cline sent them
+                tool_choice="auto",
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1",
-                "max_tokens": 16384,
-                "stream": True,
-                "system": [cached(text(system))],
-                "messages": [{"role": "user", "content": [task, cached(environment)]}],
-                "tools": claude_tools(sent),
-                "tool_choice": {"type": "auto"},
-                "temperature": 0,
-            },
+            anthropic_request(
+                max_tokens=16384,
+                stream=True,
+                system=[cached(text(system))],
+                messages=[{"role": "user", "content": [task, cached(environment)]}],
+                tools=claude_tools(sent),
+                tool_choice={"type": "auto"},
+                temperature=0,
+            ),
         )
 
     def test_tool_results_with_the_image_in_a_following_user_message(self) -> None:
@@ -178,24 +186,23 @@ class Cline(ReplayCase):
         self.assertEqual((request.options.reasoning, request.options.max_tokens), ("medium", 8192))
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": task}],
-                "stream": True,
-                "stream_options": USAGE,
-                "max_completion_tokens": 8192,
-            },
+            openai_request(
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": task}],
+                stream=True,
+                stream_options=USAGE,
+                max_completion_tokens=8192,
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1-thinking",
-                "max_tokens": 16384,  # 8192 to answer plus the medium budget, capped at the model's 16384
-                "stream": True,
-                "system": [cached(text(system))],
-                "messages": [{"role": "user", "content": [cached(text(task))]}],
-                "thinking": {"type": "enabled", "budget_tokens": 8192, "display": "summarized"},
-            },
+            anthropic_request(
+                model="c-1-thinking",
+                max_tokens=16384,  # 8192 to answer plus the medium budget, capped at the model's 16384
+                stream=True,
+                system=[cached(text(system))],
+                messages=[{"role": "user", "content": [cached(text(task))]}],
+                thinking={"type": "enabled", "budget_tokens": 8192, "display": "summarized"},
+            ),
         )
 
 
@@ -205,26 +212,24 @@ class Continue(ReplayCase):
         question = text("Why does this dialog look cut off?")
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [
+            openai_request(
+                messages=[
                     {"role": "system", "content": "Always answer in English."},
                     {"role": "user", "content": [question, IMAGE_PART]},  # detail "auto" is the default anyway
                 ],
-                "stream": True,
-                "stream_options": USAGE,
-                "max_completion_tokens": 4096,
-            },
+                stream=True,
+                stream_options=USAGE,
+                max_completion_tokens=4096,
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1",
-                "max_tokens": 4096,
-                "stream": True,
-                "system": [cached(text("Always answer in English."))],
-                "messages": [{"role": "user", "content": [question, cached(IMAGE_BLOCK)]}],
-            },
+            anthropic_request(
+                max_tokens=4096,
+                stream=True,
+                system=[cached(text("Always answer in English."))],
+                messages=[{"role": "user", "content": [question, cached(IMAGE_BLOCK)]}],
+            ),
         )
 
     def test_agent_tool_result_after_a_blank_assistant_content(self) -> None:
@@ -232,9 +237,8 @@ class Continue(ReplayCase):
         question, readme = "What does the README say about installing?", "# proj\n\nInstall with `pip install proj`."
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [
+            openai_request(
+                messages=[
                     {"role": "system", "content": "You are in agent mode."},
                     {"role": "user", "content": question},
                     {
@@ -244,26 +248,25 @@ class Continue(ReplayCase):
                     },
                     {"role": "tool", "tool_call_id": "call_cont_1", "content": readme},
                 ],
-                "stream": True,
-                "stream_options": USAGE,
-                "max_completion_tokens": 4096,
-                "tools": sent["tools"],
-            },
+                stream=True,
+                stream_options=USAGE,
+                max_completion_tokens=4096,
+                tools=sent["tools"],
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1",
-                "max_tokens": 4096,
-                "stream": True,
-                "system": [cached(text("You are in agent mode."))],
-                "messages": [
+            anthropic_request(
+                max_tokens=4096,
+                stream=True,
+                system=[cached(text("You are in agent mode."))],
+                messages=[
                     {"role": "user", "content": [text(question)]},
                     {"role": "assistant", "content": [tool_use("call_cont_1", "read_file", {"filepath": "README.md"})]},
                     {"role": "user", "content": [cached(tool_result("call_cont_1", readme))]},
                 ],
-                "tools": claude_tools(sent),
-            },
+                tools=claude_tools(sent),
+            ),
         )
 
 
@@ -277,40 +280,38 @@ class OpenWebUI(ReplayCase):
         self.assertEqual((request.options.reasoning, request.options.seed), ("low", 42))
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [
+            openai_request(
+                messages=[
                     {"role": "system", "content": system},
                     {"role": "user", "content": "Hi!"},
                     {"role": "assistant", "content": "Hello! How can I help you today?"},
                     {"role": "user", "content": [question, IMAGE_PART]},
                 ],
-                "stream": True,
-                "stream_options": USAGE,
-                "max_completion_tokens": 2048,
-                "temperature": 0.6,
-                "top_p": 0.9,
-                "stop": ["</answer>"],
-                "seed": 42,
-                "frequency_penalty": 0.2,
-            },
+                stream=True,
+                stream_options=USAGE,
+                max_completion_tokens=2048,
+                temperature=0.6,
+                top_p=0.9,
+                stop=["</answer>"],
+                seed=42,
+                frequency_penalty=0.2,
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1",
-                "max_tokens": 2048,
-                "stream": True,
-                "system": [cached(text(system))],
-                "messages": [
+            anthropic_request(
+                max_tokens=2048,
+                stream=True,
+                system=[cached(text(system))],
+                messages=[
                     {"role": "user", "content": [text("Hi!")]},
                     {"role": "assistant", "content": [text("Hello! How can I help you today?")]},
                     {"role": "user", "content": [question, cached(IMAGE_BLOCK)]},
                 ],
-                "temperature": 0.6,
-                "top_p": 0.9,
-                "stop_sequences": ["</answer>"],
-            },
+                temperature=0.6,
+                top_p=0.9,
+                stop_sequences=["</answer>"],
+            ),
         )
 
     def test_native_tool_calling_with_empty_assistant_content(self) -> None:
@@ -346,21 +347,19 @@ class OpenWebUI(ReplayCase):
         self.assertFalse(request.options.stream)
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [{"role": "user", "content": task}],
-                "stream": False,
-                "max_completion_tokens": 1000,
-            },
+            openai_request(
+                messages=[{"role": "user", "content": task}],
+                stream=False,
+                max_completion_tokens=1000,
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1",
-                "max_tokens": 1000,
-                "stream": True,  # the Anthropic provider always streams; pigw collects the answer
-                "messages": [{"role": "user", "content": [cached(text(task))]}],
-            },
+            anthropic_request(
+                max_tokens=1000,
+                stream=True,  # the Anthropic provider always streams; pigw collects the answer
+                messages=[{"role": "user", "content": [cached(text(task))]}],
+            ),
         )
 
 
@@ -370,38 +369,36 @@ class LibreChat(ReplayCase):
         instructions = "Instructions:\nAnswer in one paragraph."
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [
+            openai_request(
+                messages=[
                     {"role": "system", "content": instructions},
                     {"role": "user", "content": "What is a B-tree?"},
                     {"role": "assistant", "content": "A B-tree is a balanced search tree."},
                     {"role": "user", "content": "And a B+ tree?"},
                 ],
-                "stream": True,
-                "stream_options": USAGE,
-                "temperature": 0.8,
-                "top_p": 1,
-                "user": "65f1c0ffee0123456789abcd",
-                "presence_penalty": 1,
-            },
+                stream=True,
+                stream_options=USAGE,
+                temperature=0.8,
+                top_p=1,
+                user="65f1c0ffee0123456789abcd",
+                presence_penalty=1,
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1",
-                "max_tokens": 16384,
-                "stream": True,
-                "system": [cached(text(instructions))],
-                "messages": [
+            anthropic_request(
+                max_tokens=16384,
+                stream=True,
+                system=[cached(text(instructions))],
+                messages=[
                     {"role": "user", "content": [text("What is a B-tree?")]},
                     {"role": "assistant", "content": [text("A B-tree is a balanced search tree.")]},
                     {"role": "user", "content": [cached(text("And a B+ tree?"))]},
                 ],
-                "temperature": 0.8,
-                "top_p": 1,
-                "metadata": {"user_id": "65f1c0ffee0123456789abcd"},
-            },
+                temperature=0.8,
+                top_p=1,
+                metadata={"user_id": "65f1c0ffee0123456789abcd"},
+            ),
         )
 
     def test_vision_request(self) -> None:
@@ -421,9 +418,8 @@ class Zed(ReplayCase):
         shot = ("toolu_zed_2", "screenshot")
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [
+            openai_request(
+                messages=[
                     {"role": "system", "content": system},
                     {"role": "user", "content": ask},
                     {
@@ -436,21 +432,20 @@ class Zed(ReplayCase):
                     # A text-only model (pi's rule): the screenshot stays behind, its caption goes.
                     {"role": "tool", "tool_call_id": "toolu_zed_2", "content": "Screenshot of the settings window"},
                 ],
-                "stream": True,
-                "stream_options": USAGE,
-                "max_completion_tokens": 32000,
-                "temperature": 1.0,
-                "tools": sent["tools"],
-            },
+                stream=True,
+                stream_options=USAGE,
+                max_completion_tokens=32000,
+                temperature=1.0,
+                tools=sent["tools"],
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1",
-                "max_tokens": 32000,
-                "stream": True,
-                "system": [cached(text(system))],
-                "messages": [
+            anthropic_request(
+                max_tokens=32000,
+                stream=True,
+                system=[cached(text(system))],
+                messages=[
                     {"role": "user", "content": [text(ask)]},
                     {
                         "role": "assistant",
@@ -468,9 +463,9 @@ class Zed(ReplayCase):
                         ],
                     },
                 ],
-                "tools": claude_tools(sent),
-                "temperature": 1.0,
-            },
+                tools=claude_tools(sent),
+                temperature=1.0,
+            ),
         )
 
 
@@ -481,28 +476,26 @@ class Aider(ReplayCase):
         self.assertEqual(request.options.temperature, 0)
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": sent["messages"],
-                "stream": True,
-                "stream_options": USAGE,
-                "temperature": 0,
-            },
+            openai_request(
+                messages=sent["messages"],
+                stream=True,
+                stream_options=USAGE,
+                temperature=0,
+            ),
         )
         self.assertEqual(
             anthropic_body,
-            {
-                "model": "c-1",
-                "max_tokens": 16384,
-                "stream": True,
-                "system": [cached(text(system))],
-                "messages": [
+            anthropic_request(
+                max_tokens=16384,
+                stream=True,
+                system=[cached(text(system))],
+                messages=[
                     {"role": "user", "content": [text(files)]},
                     {"role": "assistant", "content": [text(ok)]},
                     {"role": "user", "content": [cached(text(ask))]},
                 ],
-                "temperature": 0,
-            },
+                temperature=0,
+            ),
         )
 
     def test_image_and_max_tokens_from_extra_params(self) -> None:
@@ -541,9 +534,8 @@ class Pi(ReplayCase):
         self.assertEqual((request.options.reasoning, request.options.max_tokens), ("high", 16384))
         self.assertEqual(
             openai_body,
-            {
-                "model": "m-1",
-                "messages": [
+            openai_request(
+                messages=[
                     {"role": "system", "content": system},
                     {"role": "user", "content": "Check how the login page renders."},
                     {
@@ -555,11 +547,11 @@ class Pi(ReplayCase):
                     {"role": "tool", "tool_call_id": "call_pi_1", "content": "(see attached image)"},
                     {"role": "user", "content": [caption, IMAGE_PART]},
                 ],
-                "stream": True,
-                "stream_options": USAGE,
-                "max_completion_tokens": 16384,
-                "tools": sent["tools"],
-            },
+                stream=True,
+                stream_options=USAGE,
+                max_completion_tokens=16384,
+                tools=sent["tools"],
+            ),
         )
         self.assertEqual(
             anthropic_body["messages"],
