@@ -396,7 +396,7 @@ class LibreChat(ReplayCase):
                     {"role": "user", "content": [cached(text("And a B+ tree?"))]},
                 ],
                 temperature=0.8,
-                top_p=1,
+                top_p=1,  # with temperature: Claude Opus 4.1, Sonnet 4.5 and later refuse the pair (400)
                 metadata={"user_id": "65f1c0ffee0123456789abcd"},
             ),
         )
