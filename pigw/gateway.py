@@ -21,6 +21,7 @@ from pigw.errors import GatewayError, invalid_request
 from pigw.limits import ProviderSlots
 from pigw.net.http import Pool
 from pigw.net.remote_image import Fetcher, RemoteImageError
+from pigw.providers import upstream
 from pigw.registry import Model, Registry, load_catalog
 
 MAX_RETRY_DELAY = 10.0  # seconds; an upstream asking for a longer wait gets its error passed on
@@ -59,12 +60,15 @@ class Gateway:
         self._fit_extras(request, model, getattr(provider, "NATIVE_PARAMS", frozenset()))
         credential = self.credentials.resolve(model) if providers.needs_credential(model.api) else None
         self._fetch_images(request)
+        secrets = _secrets(model, credential)
         held = self.slots.acquire(model.provider)
         try:
-            events = self._start(provider, model, request, credential)
-        except BaseException:
+            events = _scrubbing(self._start(provider, model, request, credential), secrets)
+        except BaseException as error:
             if held:
                 self.slots.release(model.provider)
+            if isinstance(error, GatewayError):
+                raise _scrubbed(error, secrets) from None
             raise
         return self.slots.release_after(model.provider, events) if held else events
 
@@ -126,6 +130,33 @@ class Gateway:
                 self._reported.add(name)
                 if self.log is not None:
                     self.log.info("dropped_param", param=name, model=model.public_id)
+
+
+def _secrets(model: Model, credential) -> List[str]:
+    """What an upstream's error message might echo: the key, the credential's headers and environment, the
+    model's headers (values of 8+ characters)."""
+    if credential is None:
+        return []
+    values = [
+        credential.api_key,
+        *credential.headers.values(),
+        *credential.env.values(),
+        *(model.headers or {}).values(),
+    ]
+    return [value for value in values if isinstance(value, str) and len(value) >= 8]
+
+
+def _scrubbed(error: GatewayError, secrets: List[str]) -> GatewayError:
+    error.message = upstream.scrub(error.message, secrets)
+    return error
+
+
+def _scrubbing(events: Iterator[Event], secrets: List[str]) -> Iterator[Event]:
+    """The events; an error raised mid-stream (often the upstream's own words) with every secret scrubbed."""
+    try:
+        yield from events
+    except GatewayError as error:
+        raise _scrubbed(error, secrets) from None
 
 
 def build(config: Config) -> Gateway:

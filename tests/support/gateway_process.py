@@ -98,7 +98,33 @@ class GatewayProcess:
                 if pipe is self.process.stderr and not self._threads:
                     self.stderr_text += pipe.read()
                 pipe.close()
+        self.assert_no_secret("its output", "".join(self.stdout_lines) + self.stderr_text)
         return code
+
+    def secrets(self) -> List[str]:
+        """Every secret this gateway was given (8+ characters): key-like environment values, the auth dir's
+        auth.json values and models.json keys and headers, the --config file's apiKey."""
+        found = [value for name, value in self.env.items() if re.search(r"KEY|TOKEN|SECRET|PASSWORD", name.upper())]
+        auth_dir = self._flag("--auth-dir") or os.path.join(self.env.get("HOME", "/nonexistent"), ".pi", "agent")
+        found += _values(_read_json(os.path.join(auth_dir, "auth.json")))
+        models = _read_json(os.path.join(auth_dir, "models.json"))
+        for provider in (models.get("providers") or {}).values() if isinstance(models, dict) else ():
+            if isinstance(provider, dict):
+                found += [provider.get("apiKey")] + _values(provider.get("headers"))
+        for path in (self._flag("--config"), os.path.join(auth_dir, "gateway.json")):
+            config = _read_json(path) if path else None
+            if isinstance(config, dict):
+                found.append(config.get("apiKey"))
+        return sorted({value for value in found if isinstance(value, str) and len(value) >= 8 and "!" not in value})
+
+    def assert_no_secret(self, where: str, text: str) -> None:
+        """The canary check every end-to-end test gets: no secret the gateway holds ever shows in what it sends."""
+        leaked = [secret for secret in self.secrets() if secret in text]
+        if leaked:
+            raise AssertionError("a secret (%d characters) appeared in %s" % (len(leaked[0]), where))
+
+    def _flag(self, name: str) -> Optional[str]:
+        return self.args[self.args.index(name) + 1] if name in self.args[:-1] else None
 
     def __enter__(self) -> "GatewayProcess":
         return self.start()
@@ -131,6 +157,9 @@ class GatewayProcess:
             response = conn.getresponse()
             answer = response.read()
             check_openai_response(path, response.status, response.getheader("Content-Type") or "", answer)
+            self.assert_no_secret(
+                "the answer to %s %s" % (method, path), str(response.headers) + answer.decode("latin-1")
+            )
             return response.status, response.headers, answer
         finally:
             if own:
@@ -154,6 +183,23 @@ class GatewayProcess:
         assert self.process is not None and self.process.stderr is not None
         for line in self.process.stderr:
             self.stderr_text += line
+
+
+def _read_json(path: str):
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _values(value) -> List[str]:
+    """Every string inside a JSON value."""
+    if isinstance(value, dict):
+        return [item for child in value.values() for item in _values(child)]
+    if isinstance(value, list):
+        return [item for child in value for item in _values(child)]
+    return [value] if isinstance(value, str) else []
 
 
 def sse_data(body: bytes) -> List[str]:
