@@ -110,9 +110,8 @@ class Hooks(unittest.TestCase):
         json_schema.check_openai_response("/v1/chat/completions", 204, "", b"")
         json_schema.check_openai_response("/healthz", 200, "application/json", b'{"ok":true,"uptimeMs":1}')
 
-    @unittest.expectedFailure
     def test_pigw_non_stream_message_has_the_required_refusal(self) -> None:
-        """Fails until pigw sends `message.refusal`; then remove it from KNOWN_DEVIATIONS and drop this marker."""
+        """The spec requires `message.refusal`; pigw sends null (an upstream refusal arrives as the content)."""
         answer = Answer()
         answer.content = [Text("hi")]
         body = openai_chat.render_completion(answer, "chatcmpl-1", 1, "p/m")

@@ -139,7 +139,11 @@ def render_completion(
     texts = [part.text for part in answer.content if isinstance(part, Text)]
     thinking = [part.thinking for part in answer.content if isinstance(part, Thinking)]
     calls = [part for part in answer.content if isinstance(part, ToolCall)]
-    message: Dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    message: Dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(texts) if texts or not calls else None,
+        "refusal": None,  # an upstream's refusal arrives as text (providers/openai_completions.py)
+    }
     if thinking:
         text = "".join(thinking)
         for field in _REASONING_KEYS[profile.reasoning_field]:

@@ -231,7 +231,7 @@ def _to_events(chunks: Iterator[Any], response, compat: dict, model_id: str) -> 
                         yield ThinkingStart(thinking_index)
                     yield ThinkingDelta(thinking_index, piece)
                     break
-            piece = delta.get("content")
+            piece = delta.get("content") or delta.get("refusal")  # a refusal is what the model said
             if piece:
                 if text_index is None:
                     text_index = next_index

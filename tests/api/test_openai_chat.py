@@ -302,6 +302,7 @@ class CompletionRendering(unittest.TestCase):
                         "message": {
                             "role": "assistant",
                             "content": None,
+                            "refusal": None,
                             "tool_calls": [
                                 {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
                             ],
@@ -319,7 +320,8 @@ class CompletionRendering(unittest.TestCase):
         answer.usage = Usage(input=1, output=2, cache_write=3)
         body = openai_chat.render_completion(answer, "chatcmpl-1", 5, "p/m")
         self.assertEqual(
-            body["choices"][0]["message"], {"role": "assistant", "content": "because", "reasoning_content": "why"}
+            body["choices"][0]["message"],
+            {"role": "assistant", "content": "because", "refusal": None, "reasoning_content": "why"},
         )
         self.assertEqual(body["choices"][0]["finish_reason"], "stop")
         self.assertEqual(

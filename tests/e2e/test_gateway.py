@@ -151,7 +151,7 @@ class GatewayEndToEnd(unittest.TestCase):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "echo: hello there"},
+                        "message": {"role": "assistant", "content": "echo: hello there", "refusal": None},
                         "logprobs": None,
                         "finish_reason": "stop",
                     }

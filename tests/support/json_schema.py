@@ -12,13 +12,9 @@ response of pigw's OpenAI surface (`tests/support/gateway_process.py`, `tests/ap
 import json
 import os
 import re
-from typing import Any, Dict, Iterable, List, Union
+from typing import Any, Dict, List, Union
 
 SCHEMAS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "schemas")
-# Errors pigw is known to produce, tolerated by the hooks so the rest of every response is still checked.
-# tests/test_openai_schemas.py pins each one as an expected failure, so fixing pigw makes that test say so.
-# - The spec requires `message.refusal` (string or null) on every choice; pigw's non-stream body omits it.
-KNOWN_DEVIATIONS = ('$.choices[0].message: missing required property "refusal"',)
 
 _ANNOTATIONS = frozenset(("$schema", "$id", "$defs", "$comment", "title", "description"))
 _KEYWORDS = _ANNOTATIONS | frozenset(
@@ -58,9 +54,9 @@ def pinned(name: str) -> Any:
     return schema
 
 
-def check(name: str, instance: Any, tolerated: Iterable[str] = ()) -> None:
-    """AssertionError naming every error of instance against the pinned schema name, except those tolerated."""
-    errors = [error for error in validate(pinned(name), instance) if error not in tolerated]
+def check(name: str, instance: Any) -> None:
+    """AssertionError naming every error of instance against the pinned schema name."""
+    errors = validate(pinned(name), instance)
     if errors:
         raise AssertionError(
             "does not match schemas/%s.json:\n  %s\nin %s"
@@ -82,7 +78,7 @@ def check_openai_response(path: str, status: int, content_type: str, body: bytes
         if content_type.startswith("text/event-stream"):
             check_openai_stream(body)
         else:
-            check("openai/chat_completion", json.loads(body), KNOWN_DEVIATIONS)
+            check("openai/chat_completion", json.loads(body))
     elif route == "/v1/models":
         check("openai/model_list", json.loads(body))
     elif route.startswith("/v1/models/"):
