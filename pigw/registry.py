@@ -157,6 +157,25 @@ class Model:
         return f"Model({self.public_id!r})"
 
 
+def clamp_thinking_level(model: Model, level: str) -> str:
+    """pi's clampThinkingLevel: an unsupported level becomes the next supported one above, else below."""
+    levels = THINKING_LEVELS[1:]
+    if level not in levels:
+        return level
+    mapping = model.thinking_level_map or {}
+
+    def supported(candidate: str) -> bool:
+        if candidate in mapping:
+            return mapping[candidate] is not None
+        return candidate not in ("xhigh", "max")
+
+    position = levels.index(level)
+    for candidate in levels[position:] + tuple(reversed(levels[:position])):
+        if supported(candidate):
+            return candidate
+    return level
+
+
 def load_catalog() -> "OrderedDict[str, List[Model]]":
     """The built-in catalog (pigw/data/catalog.json): provider id -> its models, both in catalog order."""
     raw = pkgutil.get_data("pigw", "data/catalog.json")

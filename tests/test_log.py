@@ -6,6 +6,7 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 import unittest
 
 from pigw import config as config_module
@@ -66,7 +67,13 @@ class LoggedRequests(unittest.TestCase):
         return connection.getresponse().read()
 
     def records(self, event: str):
-        return [json.loads(line) for line in self.stream.getvalue().splitlines() if '"event": "%s"' % event in line]
+        """The log lines of this event, waiting a little: the server logs a request after it answered it."""
+        deadline = time.monotonic() + 3
+        while True:
+            lines = [line for line in self.stream.getvalue().splitlines() if '"event": "%s"' % event in line]
+            if lines or time.monotonic() > deadline:
+                return [json.loads(line) for line in lines]
+            time.sleep(0.01)
 
     def test_bodies_logged_scrubbed_and_headers_only_from_the_allowlist(self) -> None:
         body = {"model": "pigw/demo", "messages": [{"role": "user", "content": "hi " + CANARY}], "stream": True}

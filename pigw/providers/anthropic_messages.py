@@ -17,7 +17,6 @@ from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
     STOP,
-    THINKING_LEVELS,
     TOOL_USE,
     AssistantMessage,
     Context,
@@ -44,6 +43,7 @@ from pigw.core import (
 )
 from pigw.errors import GatewayError, upstream_unreachable
 from pigw.providers import upstream
+from pigw.registry import clamp_thinking_level
 
 _API = "anthropic-messages"
 _ANTHROPIC_VERSION = "2023-06-01"
@@ -159,7 +159,7 @@ def _build_body(model, context: Context, options: Options, credential) -> Tuple[
         and not compat.get("supportsMidConvoEffort")
     ):
         body["temperature"] = options.temperature
-    if options.top_p is not None:
+    if options.top_p is not None and "temperature" not in body:  # Claude 4.5 and later refuse both
         body["top_p"] = options.top_p
     if options.top_k is not None:
         body["top_k"] = options.top_k
@@ -185,7 +185,7 @@ def _convert_thinking(model, compat: dict, options: Options) -> Tuple[Optional[d
         cannot_disable = "off" in mapping and mapping["off"] is None
         return (None if cannot_disable else {"type": "disabled"}), None, max_tokens
     if level is not None:
-        level = _clamp_level(model, level)
+        level = clamp_thinking_level(model, level)
     if compat.get("forceAdaptiveThinking"):
         return {"type": "adaptive", "display": "summarized"}, _effort(model, level), max_tokens
     budget = options.thinking_budget
@@ -195,25 +195,6 @@ def _convert_thinking(model, compat: dict, options: Options) -> Tuple[Optional[d
         max_tokens = min(options.max_tokens + budget, model.max_tokens)
     budget = min(budget, max(0, max_tokens - _MIN_ANSWER_TOKENS)) or _MIN_ANSWER_TOKENS
     return {"type": "enabled", "budget_tokens": budget, "display": "summarized"}, None, max_tokens
-
-
-def _clamp_level(model, level: str) -> str:
-    """pi's clampThinkingLevel: an unsupported level becomes the next supported one above, else below."""
-    levels = THINKING_LEVELS[1:]
-    if level not in levels:
-        return level
-    mapping = model.thinking_level_map or {}
-
-    def supported(candidate: str) -> bool:
-        if candidate in mapping:
-            return mapping[candidate] is not None
-        return candidate not in ("xhigh", "max")
-
-    position = levels.index(level)
-    for candidate in levels[position:] + tuple(reversed(levels[:position])):
-        if supported(candidate):
-            return candidate
-    return level
 
 
 def _effort(model, level: Optional[str]) -> Optional[str]:

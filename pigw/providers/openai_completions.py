@@ -38,6 +38,7 @@ from pigw.core import (
 )
 from pigw.errors import GatewayError, upstream_unreachable
 from pigw.providers import upstream
+from pigw.registry import clamp_thinking_level
 
 _FINISH_REASONS = {
     "stop": STOP,
@@ -48,6 +49,20 @@ _FINISH_REASONS = {
     "content_filter": CONTENT_FILTER,
 }
 _REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text")
+# Fixed body fields turning thinking on or off, per compat thinkingFormat (reference/providers.md 2.3).
+_THINKING_ON: Dict[str, Dict[str, Any]] = {
+    "deepseek": {"thinking": {"type": "enabled"}},
+    "zai": {"thinking": {"type": "enabled", "clear_thinking": False}},
+    "qwen": {"enable_thinking": True},
+    "qwen-chat-template": {"chat_template_kwargs": {"enable_thinking": True, "preserve_thinking": True}},
+    "together": {"reasoning": {"enabled": True}},
+}
+_THINKING_OFF: Dict[str, Dict[str, Any]] = {
+    "zai": {"thinking": {"type": "disabled"}},
+    "qwen": {"enable_thinking": False},
+    "qwen-chat-template": {"chat_template_kwargs": {"enable_thinking": False, "preserve_thinking": False}},
+    "together": {"reasoning": {"enabled": False}},
+}
 # OpenAI request fields this api forwards as they are (options.extra).
 NATIVE_PARAMS = frozenset("frequency_penalty presence_penalty response_format logprobs top_logprobs logit_bias".split())
 _compat_rules: Optional[dict] = None
@@ -88,6 +103,8 @@ def build_body(model, compat: dict, context: Context, options: Options) -> Dict[
         body["stream_options"] = {"include_usage": True}
     if options.max_tokens is not None:
         body[compat["maxTokensField"]] = options.max_tokens
+    if model.reasoning and options.reasoning is not None:
+        body.update(reasoning_params(model, compat, options.reasoning))
     for field in ("temperature", "top_p", "stop", "seed", "user", "parallel_tool_calls"):
         value = getattr(options, field)
         if value is not None:
@@ -115,6 +132,45 @@ def build_body(model, compat: dict, context: Context, options: Options) -> Dict[
     return body
 
 
+def reasoning_params(model, compat: dict, level: str) -> Dict[str, Any]:
+    """The body fields asking a reasoning model for a thinking level, per compat thinkingFormat (providers.md 2.3).
+
+    Formats driven by chat templates (``chat-template``, ``baseten``) get nothing: the model's default.
+    """
+    mapping = model.thinking_level_map or {}
+    style = compat.get("thinkingFormat") or "openai"
+    with_effort = compat.get("supportsReasoningEffort") is not False
+    if level == "off":
+        off = mapping.get("off")
+        off_refused = "off" in mapping and off is None  # the model cannot turn thinking off
+        if style == "openai":
+            return {"reasoning_effort": off} if isinstance(off, str) else {}
+        if style in ("openrouter", "string-thinking"):
+            value = off if isinstance(off, str) else "none"
+            return (
+                {}
+                if off_refused
+                else ({"reasoning": {"effort": value}} if style == "openrouter" else {"thinking": value})
+            )
+        if style == "deepseek":
+            return {} if off_refused else {"thinking": {"type": "disabled"}}
+        return dict(_THINKING_OFF.get(style, {}))
+    level = clamp_thinking_level(model, level)
+    mapped = mapping.get(level)
+    effort = mapped if isinstance(mapped, str) else level
+    if style == "openrouter":
+        return {"reasoning": {"effort": effort}}
+    if style == "string-thinking":
+        return {"thinking": effort}
+    if style == "ant-ling":
+        return {"reasoning": {"effort": mapped}} if isinstance(mapped, str) else {}
+    fields = dict(_THINKING_ON.get(style, {}))
+    if with_effort and style in ("openai", "deepseek", "qwen", "together", "zai"):
+        if style != "zai" or isinstance(mapped, str):
+            fields["reasoning_effort"] = effort
+    return fields
+
+
 def convert_messages(model, compat: dict, context: Context) -> List[dict]:
     """Canonical messages to Chat Completions messages (reference/providers.md 2.2)."""
     out: List[dict] = []
@@ -122,13 +178,28 @@ def convert_messages(model, compat: dict, context: Context) -> List[dict]:
         role = "developer" if model.reasoning and compat["supportsDeveloperRole"] else "system"
         out.append({"role": role, "content": context.system})
     after_tool_result = False
-    for message in context.messages:
+    images: List[Image] = []  # of the current run of tool results, for a vision model
+    vision = "image" in model.input
+    for message in list(context.messages) + [None]:
         if isinstance(message, ToolResultMessage):
             out.append(_tool_result(message, compat))
             after_tool_result = True
+            if vision:
+                images += [part for part in message.content if isinstance(part, Image)]
             continue
-        if after_tool_result and compat["requiresAssistantAfterToolResult"] and message.role == "user":
-            out.append({"role": "assistant", "content": "I have processed the tool results."})
+        bridge = after_tool_result and compat["requiresAssistantAfterToolResult"]
+        if images:
+            if bridge:
+                out.append(_BRIDGE)
+                bridge = False
+            attached = _user([Text("Attached image(s) from tool result:")] + images)
+            if attached is not None:
+                out.append(attached)
+            images = []
+        if message is None:
+            break
+        if bridge and message.role == "user":
+            out.append(_BRIDGE)
         after_tool_result = False
         if isinstance(message, AssistantMessage):
             converted = _assistant(message, model, compat)
@@ -139,6 +210,9 @@ def convert_messages(model, compat: dict, context: Context) -> List[dict]:
             if converted is not None:
                 out.append(converted)
     return out
+
+
+_BRIDGE = {"role": "assistant", "content": "I have processed the tool results."}
 
 
 def convert_tools(context: Context, compat: dict) -> List[dict]:

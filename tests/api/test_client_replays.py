@@ -308,8 +308,7 @@ class OpenWebUI(ReplayCase):
                     {"role": "assistant", "content": [text("Hello! How can I help you today?")]},
                     {"role": "user", "content": [question, cached(IMAGE_BLOCK)]},
                 ],
-                temperature=0.6,
-                top_p=0.9,
+                temperature=0.6,  # top_p left out next to temperature
                 stop_sequences=["</answer>"],
             ),
         )
@@ -395,8 +394,7 @@ class LibreChat(ReplayCase):
                     {"role": "assistant", "content": [text("A B-tree is a balanced search tree.")]},
                     {"role": "user", "content": [cached(text("And a B+ tree?"))]},
                 ],
-                temperature=0.8,
-                top_p=1,  # with temperature: Claude Opus 4.1, Sonnet 4.5 and later refuse the pair (400)
+                temperature=0.8,  # top_p left out: Claude Opus 4.1, Sonnet 4.5 and later refuse the pair (400)
                 metadata={"user_id": "65f1c0ffee0123456789abcd"},
             ),
         )

@@ -148,6 +148,7 @@ class Requests(CleanEnvironment):
             base_url="https://proxy.example/anthropic/",
             system_prefix="You are Claude Code, Anthropic's official CLI for Claude.",
         )
+        # top_p is left out next to temperature: Claude Opus 4.1, Sonnet 4.5 and later refuse the pair.
         options = Options(max_tokens=500, temperature=0.2, top_p=0.9, top_k=40, stop=["END"], user="u-1")
         url, headers, body = send(
             Context("Be brief.", [user("hi")]), options, credential, model(headers={"X-Catalog": "1"})
@@ -182,7 +183,6 @@ class Requests(CleanEnvironment):
                 ],
                 "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": EPHEMERAL}]}],
                 "temperature": 0.2,
-                "top_p": 0.9,
                 "top_k": 40,
                 "stop_sequences": ["END"],
                 "metadata": {"user_id": "u-1"},

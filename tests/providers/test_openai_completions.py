@@ -103,6 +103,40 @@ class RequestBodies(unittest.TestCase):
         self.assertEqual(compat["thinkingFormat"], "zai")
         self.assertFalse(compat["supportsReasoningEffort"])
 
+    def test_tool_result_images_follow_the_run_for_vision_models(self) -> None:
+        """pi's rule: a placeholder in the tool message, the images in one user message after the run of results."""
+        screenshot = ToolResultMessage("call_1", "shot", [Image("UE5H", "image/png")])
+        context = Context(None, [UserMessage([Text("go")]), screenshot, ToolResultMessage("call_2", "ls", [Text("a")])])
+        tail = [
+            {"role": "tool", "tool_call_id": "call_1", "content": "(see attached image)"},
+            {"role": "tool", "tool_call_id": "call_2", "content": "a"},
+        ]
+        attached = {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Attached image(s) from tool result:"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,UE5H"}},
+            ],
+        }
+        cases = [
+            (model(input=("text",)), tail),
+            (model(input=("text", "image")), tail + [attached]),
+            (
+                model(input=("text", "image"), compat={"requiresAssistantAfterToolResult": True}),
+                tail + [{"role": "assistant", "content": "I have processed the tool results."}, attached],
+            ),
+        ]
+        for m, expected in cases:
+            with self.subTest(input=m.input, compat=m.compat):
+                messages = provider.convert_messages(m, provider.compat_for(m), context)
+                self.assertEqual(messages[1:], expected)
+        m = model(input=("text", "image"), compat={"requiresAssistantAfterToolResult": True})
+        later = Context(None, context.messages + [UserMessage([Text("and?")])])
+        self.assertEqual(
+            provider.convert_messages(m, provider.compat_for(m), later)[-2:],
+            [attached, {"role": "user", "content": "and?"}],
+        )
+
     def test_tool_history_images_and_bridges(self) -> None:
         m = model(
             compat={"requiresToolResultName": True, "requiresAssistantAfterToolResult": True, "zaiToolStream": True}
@@ -387,3 +421,79 @@ class BodyParsing(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReasoningParams(unittest.TestCase):
+    """reasoning_effort mapped per compat thinkingFormat (reference/providers.md 2.3), only for reasoning models."""
+
+    def params(self, level, provider_id="openai-like", base_url="https://api.example.com/v1", **fields):
+        m = model(provider_id, base_url=base_url, reasoning=True, **fields)
+        options = Options()
+        options.reasoning = level
+        body = provider.build_body(m, provider.compat_for(m), Context(None, [UserMessage([Text("q")])]), options)
+        return {key: body[key] for key in body if key not in ("model", "messages", "stream", "stream_options")}
+
+    def test_formats_on_and_off(self) -> None:
+        cases = [
+            ({}, "high", {"reasoning_effort": "high"}),
+            ({}, "off", {}),
+            ({"thinking_level_map": {"off": "none", "high": "max-effort"}}, "high", {"reasoning_effort": "max-effort"}),
+            ({"thinking_level_map": {"off": "none"}}, "off", {"reasoning_effort": "none"}),
+            ({"compat": {"thinkingFormat": "openrouter"}}, "low", {"reasoning": {"effort": "low"}}),
+            ({"compat": {"thinkingFormat": "openrouter"}}, "off", {"reasoning": {"effort": "none"}}),
+            ({"compat": {"thinkingFormat": "openrouter"}, "thinking_level_map": {"off": None}}, "off", {}),
+            (
+                {"compat": {"thinkingFormat": "deepseek"}},
+                "medium",
+                {"thinking": {"type": "enabled"}, "reasoning_effort": "medium"},
+            ),
+            (
+                {"compat": {"thinkingFormat": "deepseek", "supportsReasoningEffort": False}},
+                "medium",
+                {"thinking": {"type": "enabled"}},
+            ),
+            ({"compat": {"thinkingFormat": "deepseek"}}, "off", {"thinking": {"type": "disabled"}}),
+            ({"compat": {"thinkingFormat": "zai"}}, "high", {"thinking": {"type": "enabled", "clear_thinking": False}}),
+            (
+                {"compat": {"thinkingFormat": "zai"}, "thinking_level_map": {"high": "high"}},
+                "high",
+                {"thinking": {"type": "enabled", "clear_thinking": False}, "reasoning_effort": "high"},
+            ),
+            ({"compat": {"thinkingFormat": "zai"}}, "off", {"thinking": {"type": "disabled"}}),
+            ({"compat": {"thinkingFormat": "qwen"}}, "low", {"enable_thinking": True, "reasoning_effort": "low"}),
+            ({"compat": {"thinkingFormat": "qwen"}}, "off", {"enable_thinking": False}),
+            (
+                {"compat": {"thinkingFormat": "qwen-chat-template"}},
+                "low",
+                {"chat_template_kwargs": {"enable_thinking": True, "preserve_thinking": True}},
+            ),
+            (
+                {"compat": {"thinkingFormat": "together", "supportsReasoningEffort": False}},
+                "low",
+                {"reasoning": {"enabled": True}},
+            ),
+            ({"compat": {"thinkingFormat": "together"}}, "off", {"reasoning": {"enabled": False}}),
+            ({"compat": {"thinkingFormat": "string-thinking"}}, "high", {"thinking": "high"}),
+            (
+                {"compat": {"thinkingFormat": "ant-ling"}, "thinking_level_map": {"high": "deep"}},
+                "high",
+                {"reasoning": {"effort": "deep"}},
+            ),
+            ({"compat": {"thinkingFormat": "ant-ling"}}, "high", {}),
+            ({"compat": {"thinkingFormat": "chat-template"}}, "high", {}),
+        ]
+        for fields, level, expected in cases:
+            with self.subTest(fields=fields, level=level):
+                self.assertEqual(self.params(level, **fields), expected)
+
+    def test_levels_are_clamped_and_only_reasoning_models_get_them(self) -> None:
+        self.assertEqual(self.params("xhigh"), {"reasoning_effort": "high"})  # xhigh unsupported without a mapping
+        self.assertEqual(self.params("minimal", thinking_level_map={"minimal": None}), {"reasoning_effort": "low"})
+        plain = model()
+        options = Options()
+        options.reasoning = "high"
+        body = provider.build_body(
+            plain, provider.compat_for(plain), Context(None, [UserMessage([Text("q")])]), options
+        )
+        self.assertNotIn("reasoning_effort", body)
+        self.assertEqual(self.params(None), {})
