@@ -6,7 +6,7 @@ import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
 
-from pigw.api import Incoming, Reply, dropped_header, json_reply, note_usage, openai_error, stream_error
+from pigw.api import Incoming, Reply, dropped_header, fan_out, json_reply, note_usage, openai_error, stream_error
 from pigw.api.client_profiles import DEFAULT, Profile
 from pigw.core import (
     CONTENT_FILTER,
@@ -80,7 +80,11 @@ def handle(incoming: Incoming, gateway) -> Reply:
         request.cancel = incoming.cancel
         stream_options = body.get("stream_options")
         include_usage = isinstance(stream_options, dict) and stream_options.get("include_usage") is True
-        events = gateway.stream(request)
+        n = body.get("n") or 1
+        if n > 1:
+            streams = fan_out.start(gateway, request, n)
+        else:
+            events = gateway.stream(request)
         incoming.notes["model"] = request.target.public_id
         incoming.notes["provider"] = request.target.provider
         completion_id = "chatcmpl-" + os.urandom(12).hex()
@@ -88,17 +92,24 @@ def handle(incoming: Incoming, gateway) -> Reply:
         profile = incoming.profile or DEFAULT
         if body.get("stream") is True:
             envelope = chunk_envelope(completion_id, created, request.model)
+            if n > 1:
+                chunks = _render_choices(streams, envelope, include_usage, incoming)
+            else:
+                chunks = render_stream(events, envelope, include_usage, incoming)
             return Reply(
-                200,
-                dropped_header(request, _STREAM_HEADERS),
-                chunks=render_stream(events, envelope, include_usage, incoming),
-                keepalive=_keepalive(profile, envelope),
+                200, dropped_header(request, _STREAM_HEADERS), chunks=chunks, keepalive=_keepalive(profile, envelope)
             )
-        answer = collect(events)
+        answers = fan_out.collect_all(streams) if n > 1 else [collect(events)]
     except GatewayError as error:
         return openai_error(error)
-    note_usage(incoming, answer.usage)
-    body = render_completion(answer, completion_id, created, request.model, profile)
+    bodies = [render_completion(answer, completion_id, created, request.model, profile) for answer in answers]
+    body = bodies[0]
+    if n > 1:
+        body["choices"] = [dict(one["choices"][0], index=number) for number, one in enumerate(bodies)]
+        usage = fan_out.total_usage([answer.usage for answer in answers])
+        body["usage"] = render_usage(usage or Usage())
+        answers[0].usage = usage
+    note_usage(incoming, answers[0].usage)
     return json_reply(body, headers=dropped_header(request, {}))
 
 
@@ -116,8 +127,10 @@ def parse(body: Dict[str, Any], strict: bool = False) -> Request:
     if body.get("stream") is not None and not isinstance(body.get("stream"), bool):
         raise invalid_request("`stream` must be a boolean.", "stream")
     n = body.get("n")
-    if n is not None and n != 1:
-        raise invalid_request("`n` other than 1 is not supported yet.", "n")
+    if n is not None and (not _is_int(n) or not 1 <= n <= fan_out.MAX_N):
+        raise invalid_request(
+            "`n` must be an integer from 1 to %d (pigw sends that many requests upstream)." % fan_out.MAX_N, "n"
+        )
     system, converted = _convert_messages(messages)
     request = Request(model, Context(system, converted, _tools(body.get("tools"))), _options(body))
     for name in body:
@@ -181,13 +194,19 @@ def chunk_envelope(completion_id: str, created: int, model: str) -> bytes:
 
 
 def render_stream(
-    events: Iterator[Event], envelope: bytes, include_usage: bool, incoming: Optional[Incoming] = None
+    events: Iterator[Event],
+    envelope: bytes,
+    include_usage: bool,
+    incoming: Optional[Incoming] = None,
+    choice: int = 0,
+    last: bool = True,
 ) -> Generator[bytes, None, None]:
     """Events to `chat.completion.chunk` SSE frames: role first, deltas, finish, usage if asked, [DONE].
 
-    With ``incoming``, time to first token and usage are noted for the access log.
+    With ``incoming``, time to first token and usage are noted for the access log. ``choice`` is the
+    frames' choice index; not ``last`` (one of several choices), the stream stops after its finish.
     """
-    head = envelope + b'[{"index":0,"delta":'
+    head = envelope + b'[{"index":%d,"delta":' % choice
     tail = _TAIL
     profile = incoming.profile if incoming is not None and incoming.profile is not None else DEFAULT
     opening, also = _REASONING_FRAMES[profile.reasoning_field]
@@ -231,12 +250,39 @@ def render_stream(
                     note_usage(incoming, event.usage)
                 finish = _FINISH.get(event.reason, "stop")
                 yield head + b'{},"logprobs":null,"finish_reason":"' + finish.encode() + b'"}]}\n\n'
+                if not last:
+                    return
                 if include_usage:
                     usage = _compact(render_usage(event.usage or Usage())).encode()
                     yield envelope + b'[],"usage":' + usage + b"}\n\n"
                 yield _DONE
     except GatewayError as error:
         yield b"data: " + stream_error(error, incoming).openai_json() + b"\n\n"
+
+
+def _render_choices(
+    streams: List[Iterator[Event]], envelope: bytes, include_usage: bool, incoming: Incoming
+) -> Generator[bytes, None, None]:
+    """n choices' frames interleaved as they arrive, then one usage chunk (the sum) and [DONE]."""
+    usages: List[Optional[Usage]] = []
+    choices = [
+        render_stream(fan_out.tap_usage(events, usages), envelope, False, incoming, number, last=False)
+        for number, events in enumerate(streams)
+    ]
+    frame = b""
+    for frame in fan_out.interleave(choices, _is_error_frame):
+        yield frame
+    if _is_error_frame(frame):
+        return
+    usage = fan_out.total_usage(usages)
+    note_usage(incoming, usage)
+    if include_usage:
+        yield envelope + b'[],"usage":' + _compact(render_usage(usage or Usage())).encode() + b"}\n\n"
+    yield _DONE
+
+
+def _is_error_frame(frame: bytes) -> bool:
+    return frame.startswith(b'data: {"error"')
 
 
 def _keepalive(profile: Profile, envelope: bytes) -> Optional[bytes]:

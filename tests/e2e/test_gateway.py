@@ -436,6 +436,57 @@ class GatewayEndToEnd(unittest.TestCase):
         self.assertTrue(all(choice["finish_reason"] is None for chunk in chunks[:-1] for choice in chunk["choices"]))
         self.assertEqual(self.chat({"model": "mock/echo-1", "messages": [{"role": "user", "content": "ok"}]})[0], 200)
 
+    def test_n_fans_out_to_parallel_upstream_requests(self) -> None:
+        before = len(self.mock.requests)
+        status, _headers, body = self.chat(
+            {"model": "mock/echo-1", "messages": [{"role": "user", "content": "hello there"}], "n": 3}
+        )
+        self.assertEqual(status, 200)
+        answer = json.loads(body)
+        self.assertEqual(
+            [(choice["index"], choice["message"]["content"], choice["finish_reason"]) for choice in answer["choices"]],
+            [(0, "echo: hello there", "stop"), (1, "echo: hello there", "stop"), (2, "echo: hello there", "stop")],
+        )
+        self.assertEqual((answer["usage"]["prompt_tokens"], answer["usage"]["completion_tokens"]), (3 * 2, 3 * 4))
+        sent = self.mock.requests[before:]
+        self.assertEqual(len(sent), 3)
+        self.assertTrue(all("n" not in request.json for request in sent))
+        status, _headers, body = self.chat(
+            {
+                "model": "mock/echo-1",
+                "messages": [{"role": "user", "content": "a b"}],
+                "n": 2,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+        )
+        frames = sse_data(body)
+        self.assertEqual(frames.count("[DONE]"), 1)
+        chunks = [json.loads(frame) for frame in frames[:-1]]
+        for index in (0, 1):
+            mine = [
+                chunk["choices"][0] for chunk in chunks if chunk["choices"] and chunk["choices"][0]["index"] == index
+            ]
+            self.assertEqual(mine[0]["delta"], {"role": "assistant", "content": ""})
+            self.assertEqual("".join(c["delta"].get("content", "") for c in mine), "echo: a b")
+            self.assertEqual([c["finish_reason"] for c in mine].count("stop"), 1)
+        self.assertEqual(chunks[-1]["choices"], [])
+        single = json.loads(self.chat({"model": "mock/echo-1", "messages": [{"role": "user", "content": "a b"}]})[2])
+        self.assertEqual(chunks[-1]["usage"]["completion_tokens"], 2 * single["usage"]["completion_tokens"])
+        self.assertEqual(len({chunk["id"] for chunk in chunks}), 1)
+
+    def test_n_stream_with_a_failing_choice_ends_in_an_error_frame(self) -> None:
+        events = _fixture_events("fx-oai-text.sse")
+        self.mock.script("scripted-drop", chunks=[event + b"\n\n" for event in events], drop_after=3)
+        status, _headers, body = self.chat(
+            {"model": "mock/scripted-drop", "messages": [{"role": "user", "content": "x"}], "stream": True, "n": 2}
+        )
+        self.assertEqual(status, 200)
+        frames = sse_data(body)
+        self.assertNotIn("[DONE]", frames)
+        self.assertEqual(json.loads(frames[-1])["error"]["code"], "upstream_unreachable")
+        self.assertEqual(self.chat({"model": "mock/echo-1", "messages": [{"role": "user", "content": "ok"}]})[0], 200)
+
     def test_client_leaving_closes_the_upstream_request(self) -> None:
         self.mock.script("hang-for-disconnect", hang=True)
         for stream in (False, True):
