@@ -11,7 +11,7 @@ import os
 import random
 import threading
 import time
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Set, Tuple
 
 from pigw import models_json, providers
 from pigw.config import Config, is_loopback
@@ -20,9 +20,11 @@ from pigw.credentials import Credentials, oauth
 from pigw.errors import GatewayError, invalid_request
 from pigw.limits import ProviderSlots
 from pigw.net.http import Pool
-from pigw.net.remote_image import Fetcher, RemoteImageError
 from pigw.providers import upstream
 from pigw.registry import Model, Registry, load_catalog
+
+if TYPE_CHECKING:
+    from pigw.net.remote_image import Fetcher
 
 MAX_RETRY_DELAY = 10.0  # seconds; an upstream asking for a longer wait gets its error passed on
 DEMO_MODEL = Model("pigw", "demo", name="pigw offline demo", api="pigw-demo", base_url="")
@@ -106,6 +108,8 @@ class Gateway:
                         "remote_images_disabled",
                     )
                 if part.url not in fetched:
+                    from pigw.net.remote_image import RemoteImageError  # loaded with the fetcher
+
                     try:
                         data, mime_type = self.remote_images.fetch(part.url)
                     except RemoteImageError as error:
@@ -205,6 +209,8 @@ def build(config: Config) -> Gateway:
     slots = ProviderSlots(config.provider_concurrency)
     gateway = Gateway(registry, credentials, pool, warnings, config.strict_params, config.upstream_retries, slots)
     if config.allow_remote_images:
+        from pigw.net.remote_image import Fetcher  # only when asked for: it costs start-up time and memory
+
         gateway.remote_images = Fetcher(
             config.remote_image_max_bytes, config.connect_timeout_ms / 1000.0, ca_file=config.ca_bundle
         )

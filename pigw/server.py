@@ -12,7 +12,6 @@ import re
 import socket
 import threading
 import time
-import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
@@ -166,6 +165,8 @@ class Handler(BaseHTTPRequestHandler):
         except GatewayError as error:
             reply = error_reply(path, error)
         except Exception:
+            import traceback  # only ever needed here
+
             self.server.log.error("internal_error", id=request_id, path=path, traceback=traceback.format_exc())
             reply = error_reply(path, GatewayError(500, "Internal error in pigw; see its log.", "api_error"))
         if self._body_pending:

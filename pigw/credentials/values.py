@@ -17,7 +17,6 @@ A value is one of (reference/credentials.md section 3):
 """
 
 import re
-import subprocess
 import threading
 from typing import Dict, List, Mapping, Optional
 
@@ -56,6 +55,8 @@ def why_unresolved(value: str, lookup: Mapping[str, str]) -> str:
 
 def run_command(command: str) -> Optional[str]:
     """Run ``command`` through the shell; stdout stripped, or None on failure, timeout or no output."""
+    import subprocess  # here: most gateways never run a key command, and the module costs memory
+
     try:
         done = subprocess.run(
             command,
