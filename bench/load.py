@@ -13,30 +13,40 @@ Usage: python3 bench/load.py [--quick] [--json PATH] [--pigw-cmd CMD] [--rounds 
 
 import argparse
 import hashlib
-import http.client
 import itertools
 import json
 import os
 import re
-import shlex
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MOCK = os.path.join(ROOT, "bench", "mock_upstream.py")
+from harness import (  # noqa: F401  (MOCK: profile_pigw.py uses it as load.MOCK)
+    KEY,
+    MOCK,
+    ROOT,
+    Processes,
+    free_port,
+    pigw_argv,
+    pigw_environment,
+    proc_cpu,
+    proc_rss,
+    proc_tree,
+    served_models,
+    start_mock,
+    wait_ready,
+    write_models_json,
+)
+
 FLOOR = "/work/shared/bench/floor_proxy.py"
-KEY = "sk-bench"
 CHUNKS = 20  # content events per stream of mock-c20-*
 CONTENT = re.compile(rb'"(?:content|text)"\s*:\s*"[^"]')
 TIMEOUT = 15.0  # seconds per request
 COUNT_CAP_S = 20.0  # wall-clock cap of a counted scenario
-TICK = os.sysconf("SC_CLK_TCK")
 
 MODES = {
     "quick": {"rounds": 1, "n_lat": 200, "n_stream": 100, "n_paced": 8, "seconds": 1.0, "n_noka": 300, "n_start": 2},
@@ -189,49 +199,6 @@ def _problem(status, body, stream):
 # --------------------------------------------------------------------------- /proc
 
 
-def proc_tree(pid):
-    """pid and its descendants."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry, "rb") as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            children.setdefault(int(stat[stat.rfind(b")") + 2 :].split()[1]), []).append(int(entry))
-    tree, stack = [], [pid]
-    while stack:
-        tree.append(stack.pop())
-        stack.extend(children.get(tree[-1], []))
-    return tree
-
-
-def proc_cpu(pids):
-    """utime + stime of the processes, in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            with open("/proc/%d/stat" % pid, "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total / TICK
-
-
-def proc_rss(pids):
-    """VmRSS of the processes, in MiB."""
-    total = 0
-    for pid in pids:
-        try:
-            with open("/proc/%d/status" % pid, "rb") as handle:
-                total += sum(int(line.split()[1]) for line in handle if line.startswith(b"VmRSS:"))
-        except OSError:
-            pass
-    return round(total / 1024, 1)
-
-
 class PeakRss(threading.Thread):
     """Samples the RSS of some processes every 0.1 s until stopped."""
 
@@ -336,120 +303,15 @@ def measure(endpoint, mock, stream, clients, count, seconds, keepalive, paced):
     return result
 
 
-# --------------------------------------------------------------------------- processes
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Processes:
-    """The processes this run starts, each in its own session, logging to the work folder; stopped by id."""
-
-    def __init__(self, folder):
-        self.folder = folder
-        self.started = []
-
-    def start(self, name, argv, env=None):
-        with open(os.path.join(self.folder, name + ".log"), "ab") as log:
-            process = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
-            )
-        self.started.append(process)
-        return process
-
-    def stop(self, process):
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def stop_all(self):
-        for process in reversed(self.started):
-            self.stop(process)
-
-
-def wait_ready(process, port, started, timeout=30.0):
-    """Seconds from `started` to the first 200 on GET /v1/models."""
-    while time.perf_counter() - started < timeout:
-        if process.poll() is not None:
-            raise RuntimeError("%s exited with %s" % (process.args, process.returncode))
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/v1/models", headers={"Authorization": "Bearer " + KEY})
-            response = connection.getresponse()
-            response.read()
-            connection.close()
-            if response.status == 200:
-                return time.perf_counter() - started
-        except OSError:
-            pass
-        time.sleep(0.002)
-    raise RuntimeError("%s did not answer on port %d within %g s" % (process.args, port, timeout))
-
-
-def write_models_json(folder, mock_port):
-    """pi's models.json: the mock as an OpenAI-compatible provider `mock` and an Anthropic one `mockanthropic`."""
-    base = "http://127.0.0.1:%d" % mock_port
-    compat = {"supportsDeveloperRole": False, "supportsReasoningEffort": False}
-    providers = {
-        "mock": {
-            "baseUrl": base + "/v1",
-            "api": "openai-completions",
-            "apiKey": "x",
-            "compat": compat,
-            "models": [{"id": "mock-c20-d0"}, {"id": "mock-c20-d5"}],
-        },
-        "mockanthropic": {
-            "baseUrl": base,
-            "api": "anthropic-messages",
-            "apiKey": "x",
-            "models": [{"id": "claude-mock-c20-d0"}],
-        },
-    }
-    with open(os.path.join(folder, "models.json"), "w") as handle:
-        json.dump({"providers": providers}, handle, indent=1)
-
-
-def pigw_environment(home):
-    """A clean environment with the gateway key and a dummy key for every provider, so the whole catalog is served."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "PIGW_API_KEY": KEY}
-    try:
-        with open(os.path.join(ROOT, "pigw", "data", "provider_auth.json")) as handle:
-            table = json.load(handle)
-    except OSError:
-        table = {}
-    for provider, entry in table.items():
-        if entry.get("env"):
-            env.setdefault(entry["env"][0], "sk-dummy-" + provider)
-    return env
-
-
-def served_models(port):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    connection.request("GET", "/v1/models", headers={"Authorization": "Bearer " + KEY})
-    data = json.loads(connection.getresponse().read())
-    connection.close()
-    return [model["id"] for model in data["data"]]
-
-
 # --------------------------------------------------------------------------- the run
 
 
 def run(args, mode, folder, processes):
     python = sys.executable
-    mock_port = free_port()
-    mock = processes.start("mock", [python, MOCK, "--port", str(mock_port)])
-    wait_ready(mock, mock_port, time.perf_counter())
+    mock, mock_port = start_mock(processes)
     write_models_json(folder, mock_port)
     env = pigw_environment(folder)
-    pigw_base = shlex.split(args.pigw_cmd) if args.pigw_cmd else [python, args.pyz]
-    commands = {"pigw": lambda port: pigw_base + ["--port", str(port), "--auth-dir", folder]}
+    commands = {"pigw": lambda port: pigw_argv(args.pigw_cmd, args.pyz, port, folder)}
     if os.path.exists(args.floor):
         upstream = "http://127.0.0.1:%d" % mock_port
         commands["floor"] = lambda port: [python, args.floor, "--port", str(port), "--upstream", upstream]

@@ -8,14 +8,25 @@ chunks, `-t<ms>` before the first byte, e.g. `mock-c20-d5`. One asyncio thread; 
 serialised once per request body, and every SSE event goes out as its own chunked-encoding write
 with TCP_NODELAY.
 
-Usage: python3 mock_upstream.py [--port N]   (0 picks a free port; the URL is printed)
+Faults (`--faults reset_mid=0.05,http_429=0.02,...`, off by default): each POST to a model route
+draws one kind from a seeded RNG (`--seed`) at the given rates, or none. `reset_head` resets the
+connection before the status line; `reset_mid` resets it, and `eof_mid` closes it cleanly, after
+some of the answer's writes (a non-stream body is cut in two); `stall_head` waits `--stall-ms`
+before the first byte, `stall_mid` between two writes, then the answer goes on; `http_429`
+(with `Retry-After: 0` or `1`), `http_500`, `http_502` and `http_503` answer with an error body
+in the route's provider shape. `GET /_mock/faults` gives the counts drawn so far as JSON.
+
+Usage: python3 mock_upstream.py [--port N] [--faults SPEC --seed N --stall-ms MS]
+       (port 0 picks a free port; the URL is printed)
 """
 
 import argparse
 import asyncio
 import json
+import random
 import re
 import socket
+import struct
 import sys
 import time
 
@@ -30,6 +41,18 @@ _SSE_HEAD = (
 _CLOSE = b"Connection: close\r\n"
 _END = b"0\r\n\r\n"
 _MAX_CACHE = 1024
+FAULTS = (
+    "reset_head",
+    "reset_mid",
+    "eof_mid",
+    "stall_head",
+    "stall_mid",
+    "http_429",
+    "http_500",
+    "http_502",
+    "http_503",
+)
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 def _dumps(value) -> bytes:
@@ -153,7 +176,69 @@ def _error(status: int, message: str):
     return status, [_dumps({"error": {"message": message, "type": "invalid_request_error"}})], 0.0, 0.0
 
 
-_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found"}
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    404: b"Not Found",
+    429: b"Too Many Requests",
+    500: b"Internal Server Error",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+}
+# status: (OpenAI error type and code, Anthropic error type, message)
+_FAULT_ERRORS = {
+    429: ("requests", "rate_limit_exceeded", "rate_limit_error", "Rate limit reached (mock fault)."),
+    500: ("server_error", None, "api_error", "The server had an error processing the request (mock fault)."),
+    502: ("server_error", None, "api_error", "Bad gateway (mock fault)."),
+    503: ("server_error", None, "overloaded_error", "The service is overloaded (mock fault)."),
+}
+
+
+def fault_error(route: str, status: int) -> bytes:
+    """The error body of an `http_<status>` fault, in the shape of the route's provider."""
+    openai_type, code, anthropic_type, message = _FAULT_ERRORS[status]
+    if route == "anthropic":
+        return _dumps({"type": "error", "error": {"type": anthropic_type, "message": message}})
+    return _dumps({"error": {"message": message, "type": openai_type, "param": None, "code": code}})
+
+
+class Faults:
+    """The fault each request to a model route gets: one draw of a seeded RNG over the rates, and counts."""
+
+    def __init__(self, rates=None, seed: int = 0, stall: float = 2.0) -> None:
+        self.rates = dict(rates or {})
+        self.random = random.Random(seed)
+        self.stall = stall
+        self.requests = 0
+        self.counts = dict.fromkeys(FAULTS, 0)
+
+    def draw(self):
+        """A kind from FAULTS, or None for a normal answer."""
+        self.requests += 1
+        point = self.random.random()
+        for kind, rate in self.rates.items():
+            point -= rate
+            if point < 0:
+                self.counts[kind] += 1
+                return kind
+        return None
+
+    def inject(self, kind: str, writes, gaps):
+        """(writes, gaps, end) of an answer with a head-or-mid fault; gaps[i] is the pause before writes[i]."""
+        if kind == "reset_head":
+            return [], [], "reset"
+        if kind == "stall_head":
+            return writes, [gaps[0] + self.stall] + gaps[1:], "keep"
+        if len(writes) == 1:  # a whole body: cut it in two
+            half = len(writes[0]) // 2
+            writes, gaps = [writes[0][:half], writes[0][half:]], [gaps[0], 0.0]
+        cut = self.random.randint(1, len(writes) - 1)  # writes before the cut go out, at least one stays back
+        if kind == "stall_mid":
+            return writes, gaps[:cut] + [gaps[cut] + self.stall] + gaps[cut + 1 :], "keep"
+        return writes[:cut], gaps[:cut], "reset" if kind == "reset_mid" else "close"
+
+    def report(self) -> bytes:
+        return _dumps({"requests": self.requests, "faults": self.counts, "rates": self.rates})
 
 
 class MockProtocol(asyncio.Protocol):
@@ -161,7 +246,8 @@ class MockProtocol(asyncio.Protocol):
 
     cache: dict = {}
 
-    def __init__(self) -> None:
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
         self.buffer = b""
         self.busy = False
         self.transport = None
@@ -193,52 +279,80 @@ class MockProtocol(asyncio.Protocol):
             return
         body = self.buffer[end + 4 : end + 4 + length]
         self.buffer = self.buffer[end + 4 + length :]
+        if path == b"/_mock/faults":
+            self._respond((200, [self.faults.report()], 0.0, 0.0), close)
+            return
         key = (method, path, body)
         found = self.cache.get(key)
         if found is None:
             found = plan(method, path, body)
             if len(self.cache) < _MAX_CACHE:
                 self.cache[key] = found
-        self._respond(found, close)
+        route = _ROUTES.get(path.split(b"?", 1)[0]) if method == b"POST" and found[0] == 200 else None
+        fault = self.faults.draw() if route is not None and self.faults.rates else None
+        if fault is not None and fault.startswith("http_"):
+            status = int(fault[5:])
+            retry_after = b"Retry-After: %d\r\n" % self.faults.random.randint(0, 1) if status == 429 else b""
+            self._respond((status, [fault_error(route, status)], 0.0, 0.0), close, retry_after)
+            return
+        self._respond(found, close, fault=fault)
 
-    def _respond(self, found, close: bool) -> None:
+    def _respond(self, found, close: bool, extra: bytes = b"", fault=None) -> None:
         status, writes, first_byte, delay = found
-        extra = _CLOSE if close else b""
+        extra += _CLOSE if close else b""
         if len(writes) == 1:
             head = _JSON_HEAD % (status, _REASONS[status], len(writes[0]), extra)
             writes = [head + writes[0]]
         else:
             writes = [_SSE_HEAD % extra + writes[0]] + writes[1:]
         self.busy = True
-        if first_byte or delay:
-            asyncio.get_running_loop().call_later(first_byte, self._paced, writes, 0, delay, close)
+        end = "close" if close else "keep"
+        if not (first_byte or delay or fault):
+            write = self.transport.write
+            for piece in writes:
+                write(piece)
+            self._done(end)
             return
-        write = self.transport.write
-        for piece in writes:
-            write(piece)
-        self._done(close)
+        gaps = [first_byte] + [delay] * (len(writes) - 2) + [0.0] if len(writes) > 1 else [first_byte]
+        if fault is not None:
+            writes, gaps, fault_end = self.faults.inject(fault, writes, gaps)
+            end = end if fault_end == "keep" else fault_end
+        if not writes:
+            self._done(end)
+        elif gaps[0]:
+            asyncio.get_running_loop().call_later(gaps[0], self._paced, writes, gaps, 0, end)
+        else:
+            self._paced(writes, gaps, 0, end)
 
-    def _paced(self, writes, position: int, delay: float, close: bool) -> None:
+    def _paced(self, writes, gaps, position: int, end: str) -> None:
+        """Write writes[position] (it is due) and those after it without a pause; schedule the next one."""
         if self.transport.is_closing():
             return
-        self.transport.write(writes[position])
-        if position + 2 < len(writes):
-            asyncio.get_running_loop().call_later(delay, self._paced, writes, position + 1, delay, close)
+        while True:
+            self.transport.write(writes[position])
+            position += 1
+            if position == len(writes) or gaps[position]:
+                break
+        if position < len(writes):
+            asyncio.get_running_loop().call_later(gaps[position], self._paced, writes, gaps, position, end)
             return
-        if position + 2 == len(writes):
-            self.transport.write(writes[-1])
-        self._done(close)
+        self._done(end)
 
-    def _done(self, close: bool) -> None:
+    def _done(self, end: str) -> None:
+        """After an answer: "keep" the connection for the next request, "close" it, or "reset" it (RST)."""
         self.busy = False
-        if close:
+        if end == "reset":
+            self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            self.transport.abort()
+        elif end == "close":
             self.transport.close()
         elif self.buffer:
             self._next()
 
 
-async def serve(host: str, port: int) -> None:
-    server = await asyncio.get_running_loop().create_server(MockProtocol, host, port, backlog=1024, reuse_address=True)
+async def serve(host: str, port: int, faults: Faults) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: MockProtocol(faults), host, port, backlog=1024, reuse_address=True)
     bound = server.sockets[0].getsockname()[1]
     sys.stdout.write("mock_upstream listening on http://%s:%d/v1\n" % (host, bound))
     sys.stdout.flush()
@@ -246,15 +360,37 @@ async def serve(host: str, port: int) -> None:
         await server.serve_forever()
 
 
+def parse_faults(spec: str):
+    """`kind=rate,...` to {kind: rate}; a ValueError names what is wrong."""
+    rates = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        kind, _, rate = item.partition("=")
+        if kind not in FAULTS:
+            raise ValueError("unknown fault %r (known: %s)" % (kind, ", ".join(FAULTS)))
+        rates[kind] = float(rate)
+        if not 0 <= rates[kind] <= 1:
+            raise ValueError("the rate of %s must be between 0 and 1" % kind)
+    if sum(rates.values()) > 1:
+        raise ValueError("the fault rates add up to more than 1")
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--faults", default="", metavar="SPEC", help="kind=rate,... (kinds: %s)" % ", ".join(FAULTS))
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
+    parser.add_argument("--stall-ms", type=float, default=2000.0, help="length of a stall fault")
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         sys.exit("mock_upstream binds loopback only")
     try:
-        asyncio.run(serve(args.host, args.port))
+        faults = Faults(parse_faults(args.faults), args.seed, args.stall_ms / 1000)
+    except ValueError as exc:
+        sys.exit("mock_upstream: --faults: %s" % exc)
+    try:
+        asyncio.run(serve(args.host, args.port, faults))
     except KeyboardInterrupt:
         pass
 
