@@ -395,7 +395,7 @@ def error_envelope(surface, value):
     Chat Completions: {"error": {"message", "type", "param", "code"}};
     Messages: {"type": "error", "error": {"type", "message"}}.
     """
-    if not isinstance(value, dict) or value.get("type") != ("error" if surface == "messages" else None):
+    if not isinstance(value, dict) or (surface == "messages" and value.get("type") != "error"):
         return None
     error = value.get("error")
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):
