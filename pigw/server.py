@@ -182,7 +182,8 @@ class Handler(BaseHTTPRequestHandler):
         status = 499 if incoming.cancel.cancelled else reply.status
         sent: Optional[List[bytes]] = [] if self.server.config.log_bodies else None
         try:
-            self._write(reply, watch, sent)
+            if self._write(reply, watch, sent):
+                status = 499  # the client left in the middle of the stream
         except OSError:
             self.close_connection = True
             status = 499
@@ -191,8 +192,6 @@ class Handler(BaseHTTPRequestHandler):
                 self.server.watcher.unwatch(watch)
             if reply.chunks is not None:
                 reply.chunks.close()
-        if reply.chunks is not None and incoming.cancel.cancelled:
-            status = 499  # the client left in the middle of the stream
         log = self.server.log
         if log.enabled("info"):
             log.info(
@@ -346,8 +345,11 @@ class Handler(BaseHTTPRequestHandler):
             pieces.append(self.rfile.read(size))
             self.rfile.readline(1024)
 
-    def _write(self, reply: Reply, watch: Optional[Watch], sent: Optional[List[bytes]] = None) -> None:
-        """The reply in as few writes as possible; a stream's first frames also go to ``sent`` when given."""
+    def _write(self, reply: Reply, watch: Optional[Watch], sent: Optional[List[bytes]] = None) -> bool:
+        """The reply in as few writes as possible; a stream's first frames also go to ``sent`` when given.
+
+        True when the client went away before the stream's end.
+        """
         head = ["HTTP/1.1 %d %s\r\nServer: %s\r\n" % (reply.status, _reason(reply.status), self.server_version)]
         for name, value in reply.headers.items():
             head.append("%s: %s\r\n" % (name, value))
@@ -357,7 +359,7 @@ class Handler(BaseHTTPRequestHandler):
         if reply.chunks is None:
             head.append("Content-Length: %d\r\n\r\n" % len(reply.body))
             write("".join(head).encode("latin-1") + (b"" if self.command == "HEAD" else reply.body))
-            return
+            return False
         head.append("Transfer-Encoding: chunked\r\n\r\n")
         keepalive = None
         if watch is not None:
@@ -386,8 +388,11 @@ class Handler(BaseHTTPRequestHandler):
                 held.append(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 if sent is not None and len(sent) < _MAX_LOGGED_FRAMES:
                     sent.append(chunk)
+            # Gone before the stream's end (a client closing right after the last byte is not).
+            left_early = watch is not None and watch.cancel.cancelled
             held.append(b"0\r\n\r\n")
             flush()
+            return left_early
         except _ClientGone as gone:
             raise ConnectionAbortedError("the client went away") from gone.__cause__
         finally:
@@ -401,11 +406,15 @@ class _ClientGone(Exception):
     """
 
 
+# Sent before the request is read, so its path is unknown: one body both error shapes accept
+# (OpenAI's `error` object, Anthropic's top-level `type`).
+_BUSY_BODY = (
+    b'{"type":"error","error":{"type":"overloaded_error",'
+    b'"message":"pigw is serving its maximum number of connections; retry shortly.","param":null,"code":null}}'
+)
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-    b"Connection: close\r\nContent-Length: 118\r\n\r\n"
-    b'{"error":{"message":"pigw is serving its maximum number of connections.",'
-    b'"type":"api_error","param":null,"code":null}}'
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
 )
 
 

@@ -3,6 +3,7 @@
 import unittest
 
 from pigw.api import Reply
+from pigw.core import Cancel
 from pigw.net.http import before_wait
 from pigw.server import Handler
 
@@ -55,6 +56,24 @@ class StreamWrites(unittest.TestCase):
         self.assertEqual(client.writes, [])
         self.assertEqual(log, ["closed"])  # the reader never read on
         self.assertIsNone(before_wait.get())
+
+    def test_says_whether_the_client_left_before_the_end(self) -> None:
+        """Only a client gone before the stream's end counts (a 499 in the log), not one closing after it."""
+        for cancelled_during, expected in ((False, False), (True, True)):
+            client = Client()
+            watch = type("Watch", (), {"write": client.write, "keepalive": None})()
+            watch.cancel = Cancel()
+
+            def frames(cancel, during):
+                yield b"a"
+                if during:
+                    cancel.cancel()
+
+            reply = Reply(200, {"Content-Type": "text/event-stream"}, chunks=frames(watch.cancel, cancelled_during))
+            with self.subTest(cancelled_during=cancelled_during):
+                self.assertIs(Handler._write(client, reply, watch), expected)
+                watch.cancel.cancel()  # after the end: changes nothing already written
+                self.assertEqual(client.writes[-1][-5:], b"0\r\n\r\n")
 
     def test_non_stream_reply_is_one_write(self) -> None:
         client = Client()

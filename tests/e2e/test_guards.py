@@ -114,7 +114,9 @@ class Guards(unittest.TestCase):
                 answer = read_response(extra)
             self.assertTrue(answer.startswith(b"HTTP/1.1 503 "), answer[:80])
             self.assertLess(time.monotonic() - started, 1.0)
-            self.assertEqual(json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["type"], "api_error")
+            busy = json.loads(answer.split(b"\r\n\r\n", 1)[1])  # both error shapes: OpenAI's and Anthropic's
+            self.assertEqual((busy["type"], busy["error"]["type"]), ("error", "overloaded_error"))
+            self.assertEqual(set(busy["error"]), {"type", "message", "param", "code"})
             for sock in idle:
                 self.assertTrue(read_until_closed(sock, timeout=2.0)[1])  # idle and slow clients are cut
         finally:
