@@ -457,7 +457,8 @@ _LOGGED_HEADERS = ("content-type", "content-length", "user-agent", "accept", "ac
 
 def _logged_headers(headers) -> List[Tuple[str, str]]:
     """The request headers the access log may show; never a key, cookie or anything else."""
-    return [(name, headers.get(name)) for name in _LOGGED_HEADERS if headers.get(name) is not None]
+    pairs = [(name, headers.get(name)) for name in _LOGGED_HEADERS]
+    return [(name, value) for name, value in pairs if value is not None]
 
 
 def _request_id(headers) -> str:

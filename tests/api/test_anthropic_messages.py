@@ -1122,30 +1122,14 @@ def write_models(agent_dir: str, base_url: str, models: List[str]) -> None:
 
 
 class LocalGateway:
-    """pigw's Server and Gateway in this process, serving the Messages routes.
-
-    Until ``pigw.server`` routes `/v1/messages` itself, the routes are added to ``server.ROUTES`` for
-    the lifetime of this object and removed again by ``stop``.
-    """
-
-    ROUTES = {
-        "/v1/messages": lambda handler, incoming: anthropic_messages.handle(incoming, handler.server.gateway),
-        "/v1/messages/count_tokens": lambda handler, incoming: anthropic_messages.count_tokens(
-            incoming, handler.server.gateway
-        ),
-    }
+    """pigw's Server and Gateway in this process."""
 
     def __init__(self, agent_dir: str) -> None:
         self.config = Config()
         self.config.auth_dir = agent_dir
-        self.added: List[str] = []
         self.port = 0
 
     def start(self) -> "LocalGateway":
-        for path, route in self.ROUTES.items():
-            if path not in server.ROUTES:
-                server.ROUTES[path] = {"POST": route}
-                self.added.append(path)
         self.server = server.Server(("127.0.0.1", 0), build(self.config), self.config, Log("error", io.StringIO()))
         self.port = self.server.port
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -1156,8 +1140,6 @@ class LocalGateway:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(2)
-        for path in self.added:
-            del server.ROUTES[path]
 
     def request(self, method: str, path: str, body=None, headers: Optional[Dict[str, str]] = None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

@@ -2,27 +2,21 @@
 
 `mock/*` are openai-completions models on the mock upstream, so every answer is translated;
 `claude/*` are anthropic-messages models on the same mock, where pigw should be transparent.
-Once `pigw.server` routes /v1/messages itself the built pigw.pyz is tested; until then pigw's
-server runs in this process with the routes added for the test (``LocalGateway``).
 """
 
 import json
 import os
-import shutil
-import tempfile
 import unittest
 
-from pigw import server
-from tests.api.test_anthropic_messages import LocalGateway, fixture_deltas, fixture_events
-from tests.support.gateway_process import GatewayProcess
-from tests.support.mock_upstream import FIXTURES_DIR, MockUpstream
+from tests.api.test_anthropic_messages import fixture_deltas, fixture_events
+from tests.sdk.mocked_gateway import REQUIRED, MockedGateway
+from tests.support.mock_upstream import FIXTURES_DIR
 
 try:
     import anthropic
 except ImportError:
     anthropic = None
 
-REQUIRED = os.environ.get("PIGW_REQUIRE_SDK") == "1"
 USER = [{"role": "user", "content": "sdk says hi"}]
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -38,38 +32,19 @@ WEATHER_TOOL = {
 class AnthropicSDK(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        cls.mock = MockUpstream().start()
-        cls.agent_dir = tempfile.mkdtemp(prefix="pigw-sdk-anthropic-")
-        providers = {
-            "mock": {
-                "baseUrl": cls.mock.base_url + "/v1",
-                "api": "openai-completions",
-                "apiKey": "mock-key",
-                "models": [{"id": name} for name in ("echo-1", "fx-oai-tool", "fx-oai-reasoning", "stream-error")],
-            },
-            "claude": {
-                "baseUrl": cls.mock.base_url,
-                "api": "anthropic-messages",
-                "apiKey": "claude-key",
-                "models": [{"id": name} for name in ("echo-claude", "fx-ant-thinking", "fx-ant-tool", "redacted")],
-            },
-        }
-        with open(os.path.join(cls.agent_dir, "models.json"), "w") as handle:
-            json.dump({"providers": providers}, handle)
-        if "/v1/messages" in server.ROUTES:
-            cls.gateway = GatewayProcess(["--auth-dir", cls.agent_dir], {"HOME": cls.agent_dir}).start()
-        else:
-            cls.gateway = LocalGateway(cls.agent_dir).start()
+        cls.pigw = MockedGateway(
+            ("echo-1", "fx-oai-tool", "fx-oai-reasoning", "stream-error"),
+            ("echo-claude", "fx-ant-thinking", "fx-ant-tool", "redacted"),
+        ).start()
+        cls.mock = cls.pigw.mock
         cls.client = anthropic.Anthropic(
-            base_url="http://127.0.0.1:%d" % cls.gateway.port, api_key="anything", max_retries=0
+            base_url="http://127.0.0.1:%d" % cls.pigw.gateway.port, api_key="anything", max_retries=0
         )
 
     @classmethod
     def tearDownClass(cls) -> None:
         cls.client.close()
-        cls.gateway.stop()
-        cls.mock.stop()
-        shutil.rmtree(cls.agent_dir, ignore_errors=True)
+        cls.pigw.stop()
 
     def test_create(self) -> None:
         message = self.client.messages.create(model="mock/echo-1", max_tokens=50, messages=USER, system="Be brief.")
