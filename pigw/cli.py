@@ -93,7 +93,12 @@ def _serve_holding_pidfile(config, pidfile, stdout: TextIO, stderr: TextIO) -> i
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: stop.set())
     stdout.flush()
-    return _run_until(stop, server, stdout)
+    code = _run_until(stop, server, stdout)
+    # Done: a late signal is ignored from here on, as interpreter teardown would put the default
+    # handler back and a second SIGTERM would turn this exit 0 into a kill.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    return code
 
 
 def _run_until(stop: threading.Event, server, stdout: TextIO) -> int:

@@ -604,6 +604,18 @@ class GatewayLifecycle(unittest.TestCase):
         self.agent_dir = tempfile.mkdtemp(prefix="pigw-agent-")
         self.addCleanup(shutil.rmtree, self.agent_dir, True)
 
+    def test_signals_during_shutdown_still_exit_0(self) -> None:
+        """SIGTERM repeated every millisecond until the process is gone: none may land as a kill."""
+        process = GatewayProcess(["--auth-dir", self.agent_dir, "--demo"], {"HOME": self.agent_dir}).start()
+        deadline = time.monotonic() + 10
+        while process.process.poll() is None and time.monotonic() < deadline:
+            try:
+                process.process.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                break
+            time.sleep(0.001)
+        self.assertEqual(process.stop(), 0)
+
     def test_no_credentials_starts_and_explains_how_to_add_some(self) -> None:
         process = GatewayProcess(["--auth-dir", self.agent_dir], {"HOME": self.agent_dir}).start()
         try:
