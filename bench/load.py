@@ -353,6 +353,8 @@ def run(args, mode, folder, processes):
         figures = {}
         plan = [(name, endpoints) for name in SCENARIOS]
         plan += [("anthropic_" + name, anthropic) for name in ANTHROPIC_SCENARIOS if anthropic]
+        if args.only:
+            plan = [(name, sides) for name, sides in plan if name in args.only]
         for name, sides in plan:
             stream, clients, count, keepalive, paced = SCENARIOS[name.replace("anthropic_", "")]
             for endpoint in sides:
@@ -510,7 +512,12 @@ def main():
     )
     parser.add_argument("--floor", default=FLOOR, help="floor_proxy.py (skipped when missing)")
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON here")
+    parser.add_argument(
+        "--only", type=lambda text: set(text.split(",")), help="comma-separated scenarios to run (default: all)"
+    )
     args = parser.parse_args()
+    if args.only and not args.only <= set(SCENARIOS) | {"anthropic_" + name for name in ANTHROPIC_SCENARIOS}:
+        parser.error("--only: scenarios are %s" % ", ".join(sorted(SCENARIOS)))
     if not args.pigw_cmd and not os.path.exists(args.pyz):
         sys.exit("%s is missing: build it with `python3 build_zipapp.py`, or pass --pigw-cmd" % args.pyz)
     mode = MODES["quick" if args.quick else "full"]

@@ -7,7 +7,6 @@ away mid-stream, the reply's iterator is closed, which closes the upstream reque
 
 import hmac
 import http.client
-import os
 import re
 import socket
 import threading
@@ -23,6 +22,7 @@ from pigw.api.client_profiles import Profiles
 from pigw.client_watch import ClientWatcher, Watch
 from pigw.config import is_loopback
 from pigw.errors import GatewayError
+from pigw.ids import new_id
 from pigw.limits import RateLimiter
 from pigw.log import scrub_body
 from pigw.net.headers import HeaderError, read_headers
@@ -466,7 +466,7 @@ def _request_id(headers) -> str:
     given = headers.get("x-client-request-id") or headers.get("x-request-id")
     if given and len(given) <= 128 and given.isprintable():
         return given
-    return "req_" + os.urandom(12).hex()
+    return new_id("req_")
 
 
 def _chat(handler: Handler, incoming: Incoming) -> Reply:

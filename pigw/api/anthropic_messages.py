@@ -11,7 +11,6 @@ Thinking: `enabled` sends its `budget_tokens` and the level that budget falls in
 """
 
 import json
-import os
 import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
@@ -49,6 +48,7 @@ from pigw.core import (
     collect,
 )
 from pigw.errors import GatewayError, invalid_request
+from pigw.ids import new_id
 
 _STOP_REASONS = {STOP: "end_turn", LENGTH: "max_tokens", TOOL_USE: "tool_use", CONTENT_FILTER: "refusal"}
 # The upstream's own stop reason is kept when it is one of these and agrees with the canonical reason.
@@ -84,7 +84,7 @@ def handle(incoming: Incoming, gateway) -> Reply:
         events = gateway.stream(request)
         incoming.notes["model"] = request.target.public_id
         incoming.notes["provider"] = request.target.provider
-        message_id = "msg_" + os.urandom(12).hex()
+        message_id = new_id("msg_")
         if body.get("stream") is True:
             chunks = render_stream(events, message_id, request.model, incoming)
             return Reply(200, dropped_header(request, _STREAM_HEADERS), chunks=chunks, keepalive=_PING)

@@ -1,7 +1,6 @@
 """`POST /v1/chat/completions`: OpenAI Chat Completions requests in, canonical Events out as OpenAI JSON or SSE."""
 
 import json
-import os
 import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
@@ -35,6 +34,7 @@ from pigw.core import (
     collect,
 )
 from pigw.errors import GatewayError, invalid_request
+from pigw.ids import new_id
 
 _FINISH = {TOOL_USE: "tool_calls", LENGTH: "length", CONTENT_FILTER: "content_filter"}
 _EFFORTS = {"none": "off", **{level: level for level in THINKING_LEVELS}}
@@ -87,7 +87,7 @@ def handle(incoming: Incoming, gateway) -> Reply:
             events = gateway.stream(request)
         incoming.notes["model"] = request.target.public_id
         incoming.notes["provider"] = request.target.provider
-        completion_id = "chatcmpl-" + os.urandom(12).hex()
+        completion_id = new_id("chatcmpl-")
         created = int(time.time())
         profile = incoming.profile or DEFAULT
         if body.get("stream") is True:

@@ -9,6 +9,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
@@ -40,8 +41,10 @@ class Pool:
     """Keep-alive connections per (scheme, host, port, proxy), shared by many threads.
 
     Three timeouts, none of them a cap on the whole answer: ``connect_timeout`` to connect (TLS and
-    proxy tunnel included), ``read_timeout`` from the request sent to the response's status line
-    (the first byte), ``idle_timeout`` for each later read of the body (silence between chunks).
+    proxy tunnel included), ``read_timeout`` for each read from the request sent until the body is
+    read whole (``Response.read``: the head and an answer that comes in one piece), ``idle_timeout``
+    for each read of a body read as it arrives (``Response.chunks``: silence between chunks). A
+    socket's timeout is only changed when it differs (each change is a system call).
     """
 
     def __init__(
@@ -63,7 +66,7 @@ class Pool:
         self._proxies = {"http": _read_proxy(env, "http_proxy"), "https": _read_proxy(env, "https_proxy")}
         self._no_proxy = _NoProxy(_env(env, "no_proxy")[1])
         self._routes: Dict[Tuple[str, str], _Route] = {}
-        self._idle: Dict[Tuple[Any, ...], List[http.client.HTTPConnection]] = {}
+        self._idle: Dict[Tuple[Any, ...], List[Tuple[http.client.HTTPConnection, float]]] = {}
         self._lock = threading.Lock()
         self._ssl_context: Optional[ssl.SSLContext] = None
 
@@ -108,7 +111,7 @@ class Pool:
         with self._lock:
             idle, self._idle = self._idle, {}
         for conns in idle.values():
-            for conn in conns:
+            for conn, _since in conns:
                 conn.close()
 
     def _route(self, url: str) -> Tuple["_Route", str]:
@@ -140,8 +143,8 @@ class Pool:
                 idle = self._idle.get(key)
                 if not idle:
                     return None
-                conn = idle.pop()
-            if not _dropped(conn.sock):
+                conn, since = idle.pop()
+            if time.monotonic() - since < _FRESH_IDLE_S or not _dropped(conn.sock):
                 return conn
             conn.close()
 
@@ -149,7 +152,7 @@ class Pool:
         with self._lock:
             idle = self._idle.setdefault(key, [])
             if len(idle) < self.max_idle_per_host:
-                idle.append(conn)
+                idle.append((conn, time.monotonic()))
                 return
         conn.close()
 
@@ -160,11 +163,11 @@ class Pool:
         host, port = (route.host, route.port) if proxy is None else (proxy.host, proxy.port)
         conn: http.client.HTTPConnection
         if route.scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=self.connect_timeout, context=self._context())
+            conn = _TLSConnection(host, port, timeout=self.connect_timeout, context=self._context())
             if proxy is not None:
                 conn.set_tunnel(route.host, route.port, dict(proxy.tunnel_headers))
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+            conn = _Connection(host, port, timeout=self.connect_timeout)
         conn.response_class = header_block.Response
         where = route.label if proxy is None else f"{route.label} through proxy {proxy.label}"
         try:
@@ -204,7 +207,7 @@ class Pool:
         if on_waiting is not None:
             on_waiting(abort.fire)
         try:
-            sock.settimeout(timeout)
+            _set_timeout(sock, timeout)
             conn.endheaders(body)
             resp = conn.getresponse()
         except socket.timeout as exc:
@@ -225,7 +228,6 @@ class Pool:
         if abort.fired:
             conn.close()
             raise ConnectError(f"request to {route.label} aborted")
-        sock.settimeout(self.idle_timeout)
         return Response(self, route, conn, sock, resp)
 
 
@@ -274,14 +276,15 @@ class Response:
     def chunks(self, size: int = 65536) -> Iterator[bytes]:
         """Body bytes as they arrive: what one read brought (at most ``size``), without the chunked framing.
 
-        Before each read that may wait, the thread's ``before_wait`` hook runs. At the end of the
-        body the connection goes back to the pool.
+        Before each read that may wait, the thread's ``before_wait`` hook runs. Each read waits at most
+        the pool's ``idle_timeout``. At the end of the body the connection goes back to the pool.
         """
         resp = self._begin()
         if resp is None:
             return
         complete = False
         try:
+            _set_timeout(self._sock, self._pool.idle_timeout)
             pieces = _chunked_pieces(resp, size) if resp.chunked else _plain_pieces(resp, size)
             while True:
                 try:
@@ -299,10 +302,6 @@ class Response:
             raise
         finally:
             self._finish(complete)
-
-    def set_read_timeout(self, seconds: Optional[float]) -> None:
-        """Wait at most ``seconds`` for each further read (None: forever)."""
-        self._sock.settimeout(seconds)
 
     def close(self) -> None:
         """Abort: the connection is shut down and never reused. Safe from any thread, even mid-read."""
@@ -386,6 +385,9 @@ class Response:
         return ReadError(f"reading the body from {self._route.label} failed: {_describe(exc)}")
 
 
+# A connection idle for less than this is reused without checking that the server kept it open:
+# a server closing it that soon is rare, and a request that meets a closed connection is retried.
+_FRESH_IDLE_S = 1.0
 # Failures of a reused connection that mean the server closed it while it sat idle.
 _STALE_ERRORS = (
     http.client.BadStatusLine,  # includes RemoteDisconnected
@@ -398,6 +400,24 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _MAX_CHUNK_LINE = 65536
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _LOOPBACK = frozenset(("localhost", "127.0.0.1", "::1"))
+
+
+class _Connection(http.client.HTTPConnection):
+    """An upstream connection that sends the request head and a bytes body in one write (http.client makes two)."""
+
+    _body: Optional[bytes] = None
+
+    def endheaders(self, message_body: Any = None, *, encode_chunked: bool = False) -> None:
+        self._body = message_body
+        super().endheaders()
+
+    def send(self, data: Any) -> None:
+        body, self._body = self._body, None
+        super().send(data + body if body else data)
+
+
+class _TLSConnection(_Connection, http.client.HTTPSConnection):
+    """A TLS upstream connection."""
 
 
 class _Abort:
@@ -630,6 +650,11 @@ def _skip_trailer(fp: Any, rest: bytes) -> None:
         if rest[: line_end + 1] in (b"\r\n", b"\n"):
             return
         rest = rest[line_end + 1 :]
+
+
+def _set_timeout(sock: socket.socket, seconds: float) -> None:
+    if sock.gettimeout() != seconds:
+        sock.settimeout(seconds)
 
 
 def _body_done(resp: http.client.HTTPResponse) -> bool:

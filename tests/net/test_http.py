@@ -1,14 +1,17 @@
 """Pooled upstream connections against loopback servers: reuse, retry, timeouts, abort, proxies and TLS."""
 
 import base64
+import http.client as client
 import os
 import socket
 import ssl
 import threading
 import time
 import unittest
+from unittest import mock
 from typing import Any, BinaryIO, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+from pigw.net import http
 from pigw.net.http import ConnectError, Pool, ReadError, Response, UpstreamTimeout
 from tests.support.tls import server_certificate
 
@@ -202,6 +205,18 @@ class ReuseTest(PoolTest):
             ],
         )
 
+    def test_head_and_body_go_out_in_one_write(self) -> None:
+        """http.client writes them separately: two system calls, and the body may wait on Nagle's algorithm."""
+        server = self.serve(keep_alive(b"ok"))
+        body = b'{"model": "m", "messages": []}'
+        send = client.HTTPConnection.send
+        with mock.patch.object(client.HTTPConnection, "send", autospec=True, side_effect=send) as sent:
+            self.assertEqual(self.pool().request("POST", server.url("/v1/x"), {"a": "1"}, body).read(), b"ok")
+        host = f"127.0.0.1:{server.port}"
+        expected = f"POST /v1/x HTTP/1.1\r\nHost: {host}\r\na: 1\r\nContent-Length: {len(body)}\r\n\r\n"
+        self.assertEqual([call.args[1] for call in sent.call_args_list], [expected.encode() + body])
+        self.assertEqual(server.requests[0].body, body)
+
     def test_body_read_by_chunks_then_reused(self) -> None:
         server = self.serve(keep_alive(b"0123456789"))
         pool = self.pool()
@@ -323,12 +338,15 @@ class StaleConnectionTest(PoolTest):
             server.read_request(sock.makefile("rb"))
             answer(sock, b"one-shot %d" % number)
 
-        server = self.serve(handler)
-        pool = self.pool()
-        self.assertEqual(pool.request("GET", server.url(), {}).read(), b"one-shot 1")
-        time.sleep(0.05)
-        self.assertEqual(pool.request("GET", server.url(), {}).read(), b"one-shot 2")
-        self.assertEqual(server.connections, 2)
+        for checked in (False, True):  # reused at once (a retry finds it closed), or after a check once idle
+            with self.subTest(checked=checked), mock.patch.object(http, "_FRESH_IDLE_S", 0.0 if checked else 60.0):
+                server = self.serve(handler)
+                pool = self.pool()
+                self.assertEqual(pool.request("GET", server.url(), {}).read(), b"one-shot 1")
+                time.sleep(0.05)
+                self.assertEqual(pool.request("GET", server.url(), {}).read(), b"one-shot 2")
+                self.assertEqual(server.connections, 2)
+                self.assertEqual(len(server.requests), 2)
 
     def test_retry_once_when_reused_connection_closes_before_status(self) -> None:
         def handler(server: Server, sock: socket.socket, number: int) -> None:
@@ -404,10 +422,9 @@ class FailureTest(PoolTest):
             server.stopped.wait(5)
 
         server = self.serve(handler)
-        response = self.pool(read_timeout=5).request("GET", server.url(), {})
+        response = self.pool(read_timeout=5, idle_timeout=0.2).request("GET", server.url(), {})
         chunks = response.chunks()
         self.assertEqual(next(chunks), b"first")
-        response.set_read_timeout(0.2)
         started = time.monotonic()
         with self.assertRaises(UpstreamTimeout) as caught:
             next(chunks)
@@ -435,6 +452,26 @@ class FailureTest(PoolTest):
         with self.assertRaises(UpstreamTimeout) as caught:
             next(chunks)
         self.assertEqual(str(caught.exception), f"no data from 127.0.0.1:{server.port} within 0.3 s")
+
+    def test_whole_body_reads_wait_up_to_the_first_byte_timeout(self) -> None:
+        """read() awaits an answer as a whole: a body that follows its head after more than idle_timeout is fine,
+        also on a connection whose previous body was read by chunks."""
+
+        def handler(server: Server, sock: socket.socket, number: int) -> None:
+            rfile = sock.makefile("rb")
+            server.read_request(rfile)
+            sock.sendall(CHUNKED_HEAD + chunk(b"streamed") + b"0\r\n\r\n")
+            server.read_request(rfile)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+            time.sleep(0.4)
+            sock.sendall(b"whole")
+            server.stopped.wait(5)
+
+        server = self.serve(handler)
+        pool = self.pool(read_timeout=2, idle_timeout=0.2)
+        self.assertEqual(list(pool.request("GET", server.url(), {}).chunks()), [b"streamed"])
+        self.assertEqual(pool.request("GET", server.url(), {}).read(), b"whole")
+        self.assertEqual(server.connections, 1)
 
     def test_truncated_bodies_are_read_errors(self) -> None:
         def handler(server: Server, sock: socket.socket, number: int) -> None:
