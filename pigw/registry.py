@@ -10,7 +10,19 @@ from .core import THINKING_LEVELS
 from .errors import GatewayError
 
 ZERO_COST = {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0}
-_CATALOG_FORMAT = 1
+_CATALOG_FORMAT = 2
+# Catalog fields stored as an index into the file's `values` (tools/build_catalog.py SHARED_FIELDS).
+_SHARED_FIELDS = (
+    "thinkingLevelMap",
+    "input",
+    "cost",
+    "headers",
+    "compat",
+    "promptCache",
+    "inputLimits",
+    "samplingParams",
+    "samplingParamsByThinkingLevel",
+)
 _AMBIGUOUS_SHOWN = 5
 
 
@@ -177,23 +189,43 @@ def clamp_thinking_level(model: Model, level: str) -> str:
 
 
 def load_catalog() -> "OrderedDict[str, List[Model]]":
-    """The built-in catalog (pigw/data/catalog.json): provider id -> its models, both in catalog order."""
-    raw = pkgutil.get_data("pigw", "data/catalog.json")
-    if raw is None:
-        raise RuntimeError("pigw/data/catalog.json is missing")
-    document = json.loads(raw.decode("utf-8"))
+    """The built-in catalog (pigw/data/catalog.json): provider id -> its models, both in catalog order.
+
+    The file is written by tools/build_catalog.py (its docstring has the layout). Models with equal object or
+    array fields (cost, compat, ...) share one object, as the file stores each such value once.
+    """
+    document = json.loads(_catalog_bytes())
     if document.get("format") != _CATALOG_FORMAT:
         raise RuntimeError(f"pigw/data/catalog.json has format {document.get('format')!r}, expected {_CATALOG_FORMAT}")
+    # The only top-level arrays are `input` lists, which Model keeps as tuples.
+    values = [tuple(value) if isinstance(value, list) else value for value in document["values"]]
     catalog: OrderedDict[str, List[Model]] = OrderedDict()
     from_dict = Model.from_dict
     for provider, defaults, entries in document["providers"]:
+        defaults = _shared(defaults, values)
         models = []
         for entry in entries:
             data = dict(defaults)
-            data.update(entry)
+            data.update(_shared(entry, values))
             models.append(from_dict(provider, data))
         catalog[provider] = models
     return catalog
+
+
+def _catalog_bytes() -> bytes:
+    raw = pkgutil.get_data("pigw", "data/catalog.json")
+    if raw is None:
+        raise RuntimeError("pigw/data/catalog.json is missing")
+    return raw
+
+
+def _shared(fields: dict, values: list) -> dict:
+    """Catalog fields with each index into `values` replaced by the value it names (in place)."""
+    for field in _SHARED_FIELDS:
+        index = fields.get(field)
+        if index is not None:
+            fields[field] = values[index]
+    return fields
 
 
 class Registry:

@@ -8,6 +8,7 @@ import unittest
 import zlib
 from collections import OrderedDict
 
+from pigw import registry
 from pigw.registry import load_catalog
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,16 +76,15 @@ class BuildTest(unittest.TestCase):
     def test_compact_form(self):
         self.assertEqual(
             build_catalog.build(SMALL).decode(),
-            '{"catalogGeneratedAt":"t","format":1,"providers":['
-            '["p",{"api":"x","baseUrl":"u","compat":{"s":true},"contextWindow":100,'
-            '"cost":{"cacheRead":0,"cacheWrite":0,"input":0,"output":0},"input":["text"],"maxTokens":10,'
+            '{"catalogGeneratedAt":"t","format":2,"providers":['
+            '["p",{"api":"x","baseUrl":"u","compat":2,"contextWindow":100,"cost":1,"input":0,"maxTokens":10,'
             '"reasoning":false},'
             '[{"id":"a","name":"A"},{"id":"b","reasoning":true},'
-            '{"api":"y","compat":null,"contextWindow":200,"id":"c","input":["text","image"],"name":"C"}]],'
-            '["q",{},[{"api":"x","baseUrl":"u","contextWindow":1,'
-            '"cost":{"cacheRead":0,"cacheWrite":0,"input":0,"output":0},"id":"d","input":["text"],"maxTokens":10,'
+            '{"api":"y","compat":null,"contextWindow":200,"id":"c","input":3,"name":"C"}]],'
+            '["q",{},[{"api":"x","baseUrl":"u","contextWindow":1,"cost":1,"id":"d","input":0,"maxTokens":10,'
             '"name":"D","reasoning":false}]]],'
-            '"source":"s"}\n',
+            '"source":"s",'
+            '"values":[["text"],{"cacheRead":0,"cacheWrite":0,"input":0,"output":0},{"s":true},["text","image"]]}\n',
         )
 
     def test_same_input_same_bytes_whatever_the_key_order(self):
@@ -100,6 +100,16 @@ class BuildTest(unittest.TestCase):
         with self.assertRaises(ValueError) as caught:
             build_catalog.build(catalog)
         self.assertEqual(str(caught.exception), "p/a: unknown field 'colour' (teach build_catalog.py and Model)")
+
+    def test_shared_fields_must_be_objects_or_arrays_and_others_not(self):
+        for field, value in (("cost", 1), ("input", "text"), ("contextWindow", [1])):
+            with self.assertRaises(ValueError) as caught:
+                build_catalog.build({"providers": {"p": [model(id="a", name="a", api="x", **{field: value})]}})
+            kind = type(value).__name__
+            self.assertEqual(str(caught.exception), f"p/a: field {field!r} has a value of type {kind}")
+
+    def test_loader_resolves_the_fields_the_tool_shares(self):
+        self.assertEqual(registry._SHARED_FIELDS, build_catalog.SHARED_FIELDS)
 
     def test_models_must_sit_under_their_provider(self):
         catalog = {"providers": {"p": [model(id="a", name="a", api="x", provider="q")]}}
@@ -126,6 +136,13 @@ class CommittedCatalogTest(unittest.TestCase):
                         json.dumps(value, sort_keys=True),
                         f"{model_object.public_id} {field}",
                     )
+
+    def test_equal_values_are_one_object(self):
+        loaded = [model for models in load_catalog().values() for model in models]
+        for field in ("cost", "compat", "thinking_level_map", "input", "input_limits"):
+            values = [getattr(model, field) for model in loaded if getattr(model, field)]
+            distinct = {json.dumps(value, sort_keys=True) for value in values}
+            self.assertEqual(len({id(value) for value in values}), len(distinct), field)
 
     def test_committed_file_is_the_build_of_the_shared_catalog(self):
         source = read_shared_catalog(self)

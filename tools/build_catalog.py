@@ -3,11 +3,14 @@
 Usage: python tools/build_catalog.py [path/to/pi-models.json]   (default ../shared/data/pi-models.json)
 
 Output layout (read back by pigw.registry.load_catalog):
-    {"format": 1, "source": ..., "catalogGeneratedAt": ...,
+    {"format": 2, "source": ..., "catalogGeneratedAt": ...,
+     "values": [shared object or array, ...],
      "providers": [[provider id, {hoisted field: value}, [{model fields that differ}, ...]], ...]}
 Providers and models keep catalog order. Per provider, each field takes the value most of its models share
 (when at least two do) as the provider default; a model lists only fields that differ from it, `null` meaning
-"absent although the provider default has it". `name` is omitted when it equals `id`. Same input, same bytes.
+"absent although the provider default has it". `name` is omitted when it equals `id`. A SHARED_FIELDS value
+(an object or array) is written once in `values`, in order of first use, and fields hold its index there, so
+the models that share it share one object at run time. Same input, same bytes.
 """
 
 import json
@@ -15,7 +18,7 @@ import os
 import sys
 from collections import OrderedDict
 
-FORMAT = 1
+FORMAT = 2
 
 # Model fields pigw keeps, in pi's spelling; `id` and `name` are never hoisted.
 HOISTED_FIELDS = (
@@ -27,6 +30,18 @@ HOISTED_FIELDS = (
     "cost",
     "contextWindow",
     "maxTokens",
+    "headers",
+    "compat",
+    "promptCache",
+    "inputLimits",
+    "samplingParams",
+    "samplingParamsByThinkingLevel",
+)
+# The hoisted fields whose values are objects or arrays: written as indexes into `values`.
+SHARED_FIELDS = (
+    "thinkingLevelMap",
+    "input",
+    "cost",
     "headers",
     "compat",
     "promptCache",
@@ -59,15 +74,18 @@ def main(argv: list) -> int:
 def build(catalog: dict) -> bytes:
     """The compact catalog.json bytes for a parsed pi-models.json (chat models under `providers` only)."""
     providers = []
+    shared: dict = {}
     for provider, models in catalog["providers"].items():
         for model in models:
             _check_fields(provider, model)
         defaults = _provider_defaults(models)
-        providers.append([provider, defaults, [_compact_model(model, defaults) for model in models]])
+        entries = [_compact_model(model, defaults) for model in models]
+        providers.append([provider, _indexed(defaults, shared), [_indexed(entry, shared) for entry in entries]])
     document = {
         "format": FORMAT,
         "source": catalog.get("source"),
         "catalogGeneratedAt": catalog.get("catalogGeneratedAt"),
+        "values": [json.loads(value) for value in shared],
         "providers": providers,
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
@@ -83,6 +101,8 @@ def _check_fields(provider: str, model: dict) -> None:
             raise ValueError(f"{provider}/{model['id']}: unknown field {key!r} (teach build_catalog.py and Model)")
         if value is None:
             raise ValueError(f"{provider}/{model['id']}: field {key!r} is null")
+        if key in HOISTED_FIELDS and (key in SHARED_FIELDS) != isinstance(value, (dict, list)):
+            raise ValueError(f"{provider}/{model['id']}: field {key!r} has a value of type {type(value).__name__}")
 
 
 def _provider_defaults(models: list) -> dict:
@@ -109,6 +129,15 @@ def _compact_model(model: dict, defaults: dict) -> dict:
         elif field not in defaults or _canonical(model[field]) != _canonical(defaults[field]):
             entry[field] = model[field]
     return entry
+
+
+def _indexed(fields: dict, shared: dict) -> dict:
+    """fields with each SHARED_FIELDS value replaced by its index in `shared` (canonical JSON -> index)."""
+    indexed = dict(fields)
+    for field in SHARED_FIELDS:
+        if indexed.get(field) is not None:
+            indexed[field] = shared.setdefault(_canonical(indexed[field]), len(shared))
+    return indexed
 
 
 def _canonical(value: object) -> str:
