@@ -246,15 +246,10 @@ class Registry:
         self._deny = [pattern.lower() for pattern in deny]
         self._served: Optional[List[Model]] = None
         self._served_set: Set[Model] = set()
-        self._by_provider: Dict[str, Dict[str, Model]] = {}
-        self._by_provider_lower: Dict[str, Dict[str, List[Model]]] = {}
-        self._by_id: Dict[str, List[Model]] = {}
+        # One index, lower-cased id -> its models in catalog order; the tiers of _lookup are filtered from it.
+        self._providers = {model.provider.lower() for model in self._all}
         self._by_id_lower: Dict[str, List[Model]] = {}
         for model in self._all:
-            provider = model.provider.lower()
-            self._by_provider.setdefault(provider, {}).setdefault(model.id, model)
-            self._by_provider_lower.setdefault(provider, {}).setdefault(model.id.lower(), []).append(model)
-            self._by_id.setdefault(model.id, []).append(model)
             self._by_id_lower.setdefault(model.id.lower(), []).append(model)
 
     def models(self) -> List[Model]:
@@ -306,15 +301,18 @@ class Registry:
             if slash <= 0:
                 break
             provider = ref[:slash].lower()
-            if provider in self._by_provider:
+            if provider in self._providers:
                 model_id = ref[slash + 1 :]
-                exact = self._by_provider[provider].get(model_id)
-                if exact is not None:
-                    return [[exact]]
-                folded = self._by_provider_lower[provider].get(model_id.lower())
+                folded = [
+                    model for model in self._by_id_lower.get(model_id.lower(), ()) if model.provider.lower() == provider
+                ]
+                exact = [model for model in folded if model.id == model_id]
+                if exact:
+                    return [exact[:1]]
                 if folded:
                     return [folded]
-        return [tier for tier in (self._by_id.get(ref), self._by_id_lower.get(ref.lower())) if tier]
+        folded = self._by_id_lower.get(ref.lower(), [])
+        return [tier for tier in ([model for model in folded if model.id == ref], folded) if tier]
 
     def _allowed(self, model: Model) -> bool:
         names = (model.public_id.lower(), model.id.lower())

@@ -147,6 +147,15 @@ class ResolveTest(unittest.TestCase):
         self.assertEqual(self.resolve("OpenRouter/Anthropic/Claude-X"), ("openrouter/anthropic/claude-x", None))
         self.assertEqual(self.resolve("OLLAMA/qwen3"), ("ollama/Qwen3", None))
 
+    def test_providers_differing_only_in_case(self):
+        registry = Registry(models("team/m", "Team/m", "Team/M", "team/Aa", "Team/aA"), lambda model: True)
+        self.assertEqual(self.resolve("TEAM/M", registry), ("Team/M", None))
+        self.assertEqual(self.resolve("TEAM/m", registry), ("team/m", None))  # the first exact id of those providers
+        message = (
+            "The model id `team/AA` matches several models: `team/Aa`, `Team/aA`. Use the full `provider/model` id."
+        )
+        self.assert_not_served("team/AA", message, registry)
+
     def test_bare_id_unique_among_served_models(self):
         self.assertEqual(self.resolve("gpt-oss:20b"), ("ollama/gpt-oss:20b", None))
         # azure/gpt-5 has no credentials, so openai/gpt-5 is the only served `gpt-5`.
