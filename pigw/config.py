@@ -12,6 +12,7 @@ Config files are JSON objects with camelCase keys (``port``, ``bind``, ``logLeve
 The auth dir is ``--auth-dir``, else ``$PI_CODING_AGENT_DIR``, else ``~/.pi/agent``.
 """
 
+import functools
 import ipaddress
 import json
 import os
@@ -140,6 +141,7 @@ def load(flags: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) 
     return config
 
 
+@functools.lru_cache(maxsize=256)  # asked for each request's Host header
 def is_loopback(host: str) -> bool:
     """Whether a host name or address (IPv6 in brackets or not) is this machine's loopback."""
     host = host.strip("[]")

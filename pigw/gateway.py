@@ -20,13 +20,13 @@ from pigw.credentials import Credentials, oauth
 from pigw.errors import GatewayError, invalid_request
 from pigw.limits import ProviderSlots
 from pigw.net.http import Pool
-from pigw.providers import upstream
 from pigw.registry import Model, Registry, load_catalog
 
 if TYPE_CHECKING:
     from pigw.net.remote_image import Fetcher
 
 MAX_RETRY_DELAY = 10.0  # seconds; an upstream asking for a longer wait gets its error passed on
+AUTH_RECHECK_S = 0.1  # auth.json is stat'ed at most this often, not once per request
 DEMO_MODEL = Model("pigw", "demo", name="pigw offline demo", api="pigw-demo", base_url="")
 
 
@@ -151,6 +151,8 @@ def _secrets(model: Model, credential) -> List[str]:
 
 
 def _scrubbed(error: GatewayError, secrets: List[str]) -> GatewayError:
+    from pigw.providers import upstream  # loaded with the first provider; not needed to start
+
     error.message = upstream.scrub(error.message, secrets)
     return error
 
@@ -179,7 +181,12 @@ def build(config: Config) -> Gateway:
         idle_timeout=config.stream_idle_timeout_ms / 1000.0,
         ca_file=config.ca_bundle,
     )
-    credentials = Credentials(config.auth_dir, refreshers=oauth.refreshers(pool), read_only=config.read_only_auth)
+    credentials = Credentials(
+        config.auth_dir,
+        refreshers=oauth.refreshers(pool),
+        read_only=config.read_only_auth,
+        auth_recheck_s=AUTH_RECHECK_S,
+    )
     hide_subscriptions = not is_loopback(config.bind) and not config.expose_oauth_subscriptions
 
     def available(model: Model) -> bool:

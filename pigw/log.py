@@ -8,6 +8,7 @@ import time
 from typing import Any, Iterable, List, Optional, TextIO
 
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # made once: json.dumps with options makes one per call
 
 
 class Log:
@@ -25,7 +26,7 @@ class Log:
             return
         record = {"time": _now(), "level": level, "event": event}
         record.update(fields)
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        line = _ENCODER.encode(record) + "\n"
         with self._lock:
             try:
                 self.stream.write(line)

@@ -88,8 +88,9 @@ class Credentials:
         environ: Optional[Mapping[str, str]] = None,
         refreshers: Optional[Mapping[str, Refresher]] = None,
         read_only: bool = False,
+        auth_recheck_s: float = 0.0,
     ) -> None:
-        self._auth = AuthFile(os.path.join(agent_dir, "auth.json"))
+        self._auth = AuthFile(os.path.join(agent_dir, "auth.json"), auth_recheck_s)
         self._environ = environ if environ is not None else os.environ
         self._refreshing = Refreshing(self._auth, refreshers or {})
         self._read_only = read_only

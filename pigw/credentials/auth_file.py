@@ -19,6 +19,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 Entry = Dict[str, Any]
@@ -29,17 +30,22 @@ class AuthFileError(Exception):
 
 
 class AuthFile:
-    """The entries of one auth.json, checked with one ``stat`` per call."""
+    """The entries of one auth.json, checked with one ``stat`` per call, or at most every ``recheck_s`` seconds."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, recheck_s: float = 0.0) -> None:
         self.path = path
+        self.recheck_s = recheck_s  # the most a change to the file (pi's login or refresh) can go unseen
         self._lock = threading.Lock()
         self._stamp: Optional[Tuple[int, int, int]] = None
+        self._checked = -math.inf  # time.monotonic() of the last stat
         self._entries: Dict[str, Entry] = {}
         self._warnings: List[str] = []
 
     def entries(self) -> Dict[str, Entry]:
-        """Provider id -> valid entry, as of the file's current version."""
+        """Provider id -> valid entry, as of the file's version at most ``recheck_s`` seconds ago."""
+        now = time.monotonic()
+        if now - self._checked < self.recheck_s:
+            return self._entries
         try:
             st = os.stat(self.path)
             stamp: Optional[Tuple[int, int, int]] = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -48,7 +54,12 @@ class AuthFile:
         with self._lock:
             if stamp != self._stamp:
                 self._reload()
+            self._checked = now
             return self._entries
+
+    def changed(self) -> None:
+        """The file was just written: the next call reads it again."""
+        self._checked = -math.inf
 
     def warnings(self) -> List[str]:
         """Problems seen in the current version of the file."""
@@ -57,28 +68,34 @@ class AuthFile:
             return list(self._warnings)
 
     def _reload(self) -> None:
-        self._entries, self._warnings, self._stamp = {}, [], None
+        """Read the file into new objects, then swap them in: ``entries`` hands them out without the lock."""
+        self._stamp = None
+        entries: Dict[str, Entry] = {}
+        self._entries, self._warnings = entries, self._read(entries)
+
+    def _read(self, entries: Dict[str, Entry]) -> List[str]:
+        """Fill ``entries`` from the file; the warnings."""
         try:
             with open(self.path, "rb") as f:
                 st = os.fstat(f.fileno())
                 self._stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
                 raw = f.read()
         except FileNotFoundError:
-            return
+            return []
         except OSError as exc:
-            self._warnings.append(f"{self.path}: cannot read ({exc.strerror}); using no stored credentials")
-            return
+            return [f"{self.path}: cannot read ({exc.strerror}); using no stored credentials"]
         try:
             data = parse(raw)
         except AuthFileError as exc:
-            self._warnings.append(f"{self.path}: {exc}; using no stored credentials")
-            return
+            return [f"{self.path}: {exc}; using no stored credentials"]
+        warnings = []
         for provider, entry in data.items():
             problem = entry_problem(entry)
             if problem:
-                self._warnings.append(f"{self.path}: entry {provider!r} {problem}; ignored")
+                warnings.append(f"{self.path}: entry {provider!r} {problem}; ignored")
             else:
-                self._entries[provider] = entry
+                entries[provider] = entry
+        return warnings
 
 
 def parse(raw: bytes) -> Dict[str, Any]:

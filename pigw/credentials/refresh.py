@@ -65,6 +65,7 @@ class Refreshing:
                 entry = self._refreshers[provider](provider, entry)
                 lock.check()
                 auth_file.write_entry(lock.target, provider, entry)
+                self._auth.changed()
                 return entry
         except AuthFileError as exc:
             raise unauthorized(

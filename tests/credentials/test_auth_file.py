@@ -109,6 +109,25 @@ class AuthFileTest(unittest.TestCase):
             self.assertEqual(self.auth.entries(), {"openai": {"type": "api_key", "key": "k22"}})
         self.assertEqual(loads.call_count, 2)
 
+    def test_recheck_interval_limits_stats_and_changed_forces_one(self) -> None:
+        self.write(b'{"openai": {"type": "api_key", "key": "k1"}}')
+        auth = auth_file.AuthFile(self.path, recheck_s=0.1)
+        clock = [100.0]
+        with mock.patch.object(auth_file.time, "monotonic", lambda: clock[0]), mock.patch.object(
+            auth_file.os, "stat", wraps=os.stat
+        ) as stat:
+            self.assertEqual(auth.entries()["openai"]["key"], "k1")
+            self.write(b'{"openai": {"type": "api_key", "key": "k22"}}')
+            clock[0] += 0.09
+            self.assertEqual(auth.entries()["openai"]["key"], "k1")
+            self.assertEqual(stat.call_count, 1)
+            clock[0] += 0.02
+            self.assertEqual(auth.entries()["openai"]["key"], "k22")
+            self.write(b'{"openai": {"type": "api_key", "key": "k333"}}')
+            auth.changed()
+            self.assertEqual(auth.entries()["openai"]["key"], "k333")
+            self.assertEqual(stat.call_count, 3)
+
     def test_reread_after_same_size_change(self) -> None:
         self.write(b'{"openai": {"type": "api_key", "key": "k1"}}')
         self.auth.entries()

@@ -8,8 +8,8 @@ import ssl
 import threading
 import time
 import unittest
-from unittest import mock
 from typing import Any, BinaryIO, Callable, Dict, List, NamedTuple, Optional, Tuple
+from unittest import mock
 
 from pigw.net import http
 from pigw.net.http import ConnectError, Pool, ReadError, Response, UpstreamTimeout
