@@ -24,6 +24,7 @@ _SHARED_FIELDS = (
     "samplingParamsByThinkingLevel",
 )
 _AMBIGUOUS_SHOWN = 5
+_EMPTY: dict = {}  # the one empty headers/compat/header_configs dict of every model without any (models are read-only)
 
 
 class Model:
@@ -88,15 +89,15 @@ class Model:
         self.context_window = context_window
         self.max_tokens = max_tokens
         self.cost = dict(ZERO_COST) if cost is None else cost
-        self.headers = headers or {}
-        self.compat = compat or {}
+        self.headers = headers or _EMPTY
+        self.compat = compat or _EMPTY
         self.thinking_level_map = thinking_level_map
         self.prompt_cache = prompt_cache
         self.input_limits = input_limits
         self.sampling_params = sampling_params
         self.sampling_params_by_thinking_level = sampling_params_by_thinking_level
         self.api_key_config = api_key_config
-        self.header_configs = header_configs or {}
+        self.header_configs = header_configs or _EMPTY
         self.auth_header = auth_header
 
     @classmethod
@@ -250,7 +251,9 @@ class Registry:
         self._providers = {model.provider.lower() for model in self._all}
         self._by_id_lower: Dict[str, List[Model]] = {}
         for model in self._all:
-            self._by_id_lower.setdefault(model.id.lower(), []).append(model)
+            folded = model.id.lower()
+            key = model.id if folded == model.id else folded  # most ids are lower-case already: no second copy
+            self._by_id_lower.setdefault(key, []).append(model)
 
     def models(self) -> List[Model]:
         """The served models in catalog order (computed on first use, then cached)."""

@@ -31,6 +31,11 @@ class ModelTest(unittest.TestCase):
         self.assertEqual((model.headers, model.compat, model.header_configs), ({}, {}, {}))
         self.assertEqual((model.thinking_level_map, model.api_key_config, model.auth_header), (None, None, False))
 
+    def test_models_without_headers_or_compat_share_one_empty_dict(self):
+        first, second = Model("p", "a"), Model("q", "b", headers={}, compat={})
+        self.assertIs(first.headers, second.compat)
+        self.assertIs(first.header_configs, second.headers)
+
     def test_from_dict_and_to_dict_round_trip(self):
         data = {
             "id": "m",
