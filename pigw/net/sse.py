@@ -8,9 +8,10 @@ __all__ = ["iter_events"]
 def iter_events(chunks: Iterable[bytes]) -> Iterator[Tuple[Optional[str], str]]:
     """(event name or None, data) per dispatched event, as soon as its blank line arrives.
 
-    Lines may end with CRLF, LF or CR, also when a CRLF is split across chunks. Each complete line is
-    decoded as UTF-8 (errors replaced), so characters split across chunks survive. At the end of the
-    input a pending event is dispatched even without its blank line.
+    Lines may end with CRLF, LF or CR, also when a CRLF is split across chunks. Complete lines are
+    decoded as UTF-8 (errors replaced) together, once per chunk; a line split across chunks is
+    decoded once whole, so characters split across chunks survive. At the end of the input a
+    pending event is dispatched even without its blank line.
     """
     partial: List[bytes] = []  # the unterminated start of the next line
     data: List[str] = []
@@ -30,51 +31,50 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[Tuple[Optional[str], str]]:
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         else:
             after_cr = False
-        lines = chunk.split(b"\n")
-        tail = lines.pop()
-        if lines:
-            if partial:
-                partial.append(lines[0])
-                lines[0] = b"".join(partial)
-                partial = []
-            if at_start:
-                lines[0] = _strip_bom(lines[0])
-                at_start = False
-            for line in lines:
-                if line:
-                    name = _apply(line, data, name)
-                elif data:
-                    yield name or None, "\n".join(data)
-                    data = []
-                    name = None
-                else:
-                    name = None
-        if tail:
-            partial.append(tail)
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            partial.append(chunk)
+            continue
+        if partial:
+            partial.append(chunk[:cut])
+            complete = b"".join(partial)
+            partial = []
+        else:
+            complete = chunk[:cut]
+        text = complete.decode("utf-8", "replace")
+        if at_start:
+            at_start = False
+            if text[:1] == "\ufeff":
+                text = text[1:]
+        for line in text.split("\n"):
+            if line[:5] == "data:":  # the usual line, handled here rather than by _apply
+                data.append(line[6:] if line[5:6] == " " else line[5:])
+            elif line:
+                name = _apply(line, data, name)
+            elif data:
+                yield name or None, data[0] if len(data) == 1 else "\n".join(data)
+                data = []
+                name = None
+            else:
+                name = None
+        if cut + 1 < len(chunk):
+            partial.append(chunk[cut + 1 :])
     if partial:
-        line = b"".join(partial)
-        name = _apply(_strip_bom(line) if at_start else line, data, name)
+        line = b"".join(partial).decode("utf-8", "replace")
+        name = _apply(line[1:] if at_start and line[:1] == "\ufeff" else line, data, name)
     if data:
         yield name or None, "\n".join(data)
 
 
-def _apply(line: bytes, data: List[str], name: Optional[str]) -> Optional[str]:
+def _apply(line: str, data: List[str], name: Optional[str]) -> Optional[str]:
     """Apply one non-empty line to the pending event: append to ``data``, return the event name."""
-    if line.startswith(b"data:"):
-        value = line[6:] if line[5:6] == b" " else line[5:]
-        data.append(value.decode("utf-8", "replace"))
+    if line[:1] == ":":
         return name
-    if line[:1] == b":":
-        return name
-    field, colon, value = line.partition(b":")
-    if colon and value[:1] == b" ":
+    field, colon, value = line.partition(":")
+    if colon and value[:1] == " ":
         value = value[1:]
-    if field == b"data":
-        data.append(value.decode("utf-8", "replace"))
-    elif field == b"event":
-        return value.decode("utf-8", "replace")
+    if field == "data":
+        data.append(value)
+    elif field == "event":
+        return value
     return name
-
-
-def _strip_bom(line: bytes) -> bytes:
-    return line[3:] if line.startswith(b"\xef\xbb\xbf") else line

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
-from pigw import __version__, tool_schema
+from pigw import __version__, fast_json, tool_schema
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -386,7 +386,7 @@ def _parse_stream(response, url: str, model_id: str) -> Iterator[Event]:
             if name == "error":
                 raise _stream_error(data)
             try:
-                event = json.loads(data)
+                event = fast_json.loads(data)
             except ValueError:
                 raise upstream_unreachable("The upstream sent a stream event that is not JSON.") from None
             if not isinstance(event, dict):

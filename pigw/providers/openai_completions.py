@@ -11,7 +11,7 @@ import json
 import pkgutil
 from typing import Any, Dict, Iterator, List, Optional
 
-from pigw import __version__, tool_schema
+from pigw import __version__, fast_json, tool_schema
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -250,7 +250,7 @@ def _stream_chunks(response, url: str) -> Iterator[Any]:
         if data == "[DONE]":
             continue  # read on to the end of the body, so the connection goes back to the pool
         try:
-            yield json.loads(data)
+            yield fast_json.loads(data)
         except ValueError:
             raise upstream_unreachable("The upstream sent a stream chunk that is not JSON.") from None
 
@@ -282,7 +282,7 @@ def _to_events(chunks: Iterator[Any], response, compat: dict, model_id: str) -> 
         for chunk in chunks:
             if not isinstance(chunk, dict):
                 continue
-            if "error" in chunk and chunk["error"]:
+            if chunk.get("error"):
                 raise _stream_error(chunk["error"])
             if not started:
                 started = True

@@ -149,6 +149,53 @@ class RoundTripTest(unittest.TestCase):
         return [stream[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
+class ArbitraryBytesTest(unittest.TestCase):
+    """Any bytes, split anywhere, parse as the whole input does by the rules read line by line."""
+
+    PIECES = [b"data:", b"data: ", b"data", b"event:", b"event: e", b":", b"id: 1", b"x", b" ", b"\n", b"\r", b"\r\n"]
+    PIECES += [b"\xef\xbb\xbf", b"\xe2\x82", b"\xac", b"\xff", b"\xc3", b"\xa9", b"\xf0\x9f\x98\x80", b"\x80"]
+
+    def test_against_reference(self) -> None:
+        rng = random.Random(20261121)
+        for case in range(3000):
+            stream = b"".join(rng.choice(self.PIECES) for _ in range(rng.randint(0, 40)))
+            cuts = sorted({rng.randint(0, len(stream)) for _ in range(rng.randint(0, 10))})
+            bounds = [0, *cuts, len(stream)]
+            chunks = [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+            expected = reference(stream)
+            got = list(iter_events(chunks))
+            if got != expected:
+                self.fail(f"case {case}: {stream!r} split as {chunks!r} gave {got!r}, expected {expected!r}")
+
+
+def reference(stream: bytes) -> List[Event]:
+    """WHATWG event-stream parsing of a whole input, each line decoded on its own."""
+    lines = stream.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    if lines and lines[0].startswith(b"\xef\xbb\xbf"):
+        lines[0] = lines[0][3:]
+    events: List[Event] = []
+    data: List[str] = []
+    name: Optional[str] = None
+    for raw in lines:
+        line = raw.decode("utf-8", "replace")
+        if not line:
+            if data:
+                events.append((name or None, "\n".join(data)))
+            data, name = [], None
+            continue
+        if line.startswith(":"):
+            continue
+        field, colon, value = line.partition(":")
+        value = value[1:] if colon and value.startswith(" ") else value
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
+    if data:
+        events.append((name or None, "\n".join(data)))
+    return events
+
+
 class RecordedStreamTest(unittest.TestCase):
     def events(self, name: str, chunk_size: int = 0) -> Tuple[bytes, List[Event]]:
         with open(os.path.join(FIXTURES, name), "rb") as f:
