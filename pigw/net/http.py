@@ -5,6 +5,7 @@ import contextvars
 import http.client
 import io
 import os
+import re
 import select
 import socket
 import ssl
@@ -163,12 +164,11 @@ class Pool:
         host, port = (route.host, route.port) if proxy is None else (proxy.host, proxy.port)
         conn: http.client.HTTPConnection
         if route.scheme == "https":
-            conn = _TLSConnection(host, port, timeout=self.connect_timeout, context=self._context())
+            conn = http.client.HTTPSConnection(host, port, timeout=self.connect_timeout, context=self._context())
             if proxy is not None:
                 conn.set_tunnel(route.host, route.port, dict(proxy.tunnel_headers))
         else:
-            conn = _Connection(host, port, timeout=self.connect_timeout)
-        conn.response_class = header_block.Response
+            conn = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
         where = route.label if proxy is None else f"{route.label} through proxy {proxy.label}"
         try:
             conn.connect()
@@ -202,14 +202,17 @@ class Pool:
         on_waiting: Optional[Callable[[Callable[[], None]], None]],
     ) -> "Response":
         sock = conn.sock
-        _start_request(conn, method, target, headers, body, route)
+        try:
+            data = _request_head(method, target, headers, body, route)
+        except ValueError:
+            conn.close()
+            raise
         abort = _Abort(sock)
         if on_waiting is not None:
             on_waiting(abort.fire)
         try:
             _set_timeout(sock, timeout)
-            conn.endheaders(body)
-            resp = conn.getresponse()
+            resp = _send_and_begin(sock, data + body if body else data, method)
         except socket.timeout as exc:
             conn.close()
             raise UpstreamTimeout(f"no response from {route.label} within {timeout:g} s") from exc
@@ -399,25 +402,12 @@ _STALE_ERRORS = (
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _MAX_CHUNK_LINE = 65536
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+# http.client's own rules: control characters or spaces in the request line; header names are
+# tokens without colon or whitespace; a CR or LF in a value only as obsolete line folding.
+_BAD_REQUEST_LINE = re.compile("[\x00-\x20\x7f]").search
+_HEADER_NAME = re.compile(r"[^:\s][^:\r\n]*").fullmatch
+_BAD_HEADER_VALUE = re.compile(r"\n(?![ \t])|\r(?![ \t\n])").search
 _LOOPBACK = frozenset(("localhost", "127.0.0.1", "::1"))
-
-
-class _Connection(http.client.HTTPConnection):
-    """An upstream connection that sends the request head and a bytes body in one write (http.client makes two)."""
-
-    _body: Optional[bytes] = None
-
-    def endheaders(self, message_body: Any = None, *, encode_chunked: bool = False) -> None:
-        self._body = message_body
-        super().endheaders()
-
-    def send(self, data: Any) -> None:
-        body, self._body = self._body, None
-        super().send(data + body if body else data)
-
-
-class _TLSConnection(_Connection, http.client.HTTPSConnection):
-    """A TLS upstream connection."""
 
 
 class _Abort:
@@ -466,7 +456,7 @@ class _Proxy:
 class _Route:
     """Where requests for one scheme://host:port go, and under which pool key."""
 
-    __slots__ = ("scheme", "host", "port", "proxy", "label", "origin", "key", "proxy_authorization")
+    __slots__ = ("scheme", "host", "port", "proxy", "label", "origin", "host_header", "key", "proxy_authorization")
 
     def __init__(self, scheme: str, host: str, port: int, proxy: Optional[_Proxy]) -> None:
         self.scheme = scheme
@@ -476,6 +466,11 @@ class _Route:
         self.label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         netloc = self.label if port != _DEFAULT_PORTS[scheme] else self.label.rpartition(":")[0]
         self.origin = f"{scheme}://{netloc}"
+        try:
+            netloc.encode("ascii")
+            self.host_header = netloc
+        except UnicodeEncodeError:
+            self.host_header = netloc.encode("idna").decode("ascii")
         self.key = (scheme, host, port, None if proxy is None else proxy.url)
         # Sent with each request through a plain HTTP proxy; HTTPS sends it once, with CONNECT.
         self.proxy_authorization = proxy.authorization if proxy is not None and scheme == "http" else None
@@ -527,38 +522,51 @@ class _NoProxy:
         return any(address in network for network in self.networks)
 
 
-def _start_request(
-    conn: http.client.HTTPConnection,
-    method: str,
-    target: str,
-    headers: Dict[str, str],
-    body: Optional[bytes],
-    route: "_Route",
-) -> None:
-    """Buffer the request line and headers; http.client's own messages would show the URL and header values."""
-    skip_host = has_length = False
-    for name in headers:
+def _request_head(method: str, target: str, headers: Dict[str, str], body: Optional[bytes], route: "_Route") -> bytes:
+    """The request line and headers, as http.client would write them; ValueError names a bad part, never a value.
+
+    http.client connects (TLS, proxy tunnel); pigw writes each request in one write and reads its
+    response with ``header_block.Response``: http.client's own request path validates and buffers
+    header by header, and writes the head and the body separately.
+    """
+    if _BAD_REQUEST_LINE(method) or _BAD_REQUEST_LINE(target) or not target.isascii():
+        raise ValueError(f"invalid request method or URL for {route.label} (value not shown)")
+    lines = [f"{method} {target} HTTP/1.1"]
+    has_host = has_length = False
+    for name, value in headers.items():
         lower = name.lower()
         if lower == "host":
-            skip_host = True
+            has_host = True
         elif lower == "content-length":
             has_length = True
-    name = ""
-    try:
-        conn.putrequest(method, target, skip_host=skip_host, skip_accept_encoding=True)
-        for name, value in headers.items():
-            conn.putheader(name, value)
-    except (ValueError, http.client.HTTPException):
-        conn.close()
-        what = f"header {name!r}" if name else f"method or URL for {route.label}"
-        raise ValueError(f"invalid request {what} (value not shown)") from None
+        lines.append(f"{name}: {value}")
+        if not _HEADER_NAME(name) or _BAD_HEADER_VALUE(value):
+            raise ValueError(f"invalid request header {name!r} (value not shown)")
+    if not has_host:
+        lines.insert(1, "Host: " + route.host_header)
     if route.proxy_authorization:
-        conn.putheader("Proxy-Authorization", route.proxy_authorization)
+        lines.append("Proxy-Authorization: " + route.proxy_authorization)
     if not has_length:
         if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
+            lines.append(f"Content-Length: {len(body)}")
         elif method in _BODY_METHODS:
-            conn.putheader("Content-Length", "0")
+            lines.append("Content-Length: 0")
+    lines.append("\r\n")
+    try:
+        return "\r\n".join(lines).encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("invalid request: a header or the URL is not Latin-1 (value not shown)") from None
+
+
+def _send_and_begin(sock: socket.socket, data: bytes, method: str) -> header_block.Response:
+    sock.sendall(data)
+    resp = header_block.Response(sock, method=method)
+    try:
+        resp.begin()
+    except BaseException:
+        resp.close()
+        raise
+    return resp
 
 
 def _plain_pieces(resp: http.client.HTTPResponse, size: int) -> Iterator[bytes]:
