@@ -5,18 +5,19 @@ streams as one HTTP chunk per SSE frame, so nothing waits on delayed ACKs. When 
 away mid-stream, the reply's iterator is closed, which closes the upstream request behind it.
 """
 
-import hmac
 import http.client
 import re
 import socket
+import socketserver
 import threading
 import time
+from _operator import _compare_digest as compare_digest  # hmac's, without hashlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from pigw import __version__
-from pigw.api import Incoming, Reply, anthropic_messages, json_reply, openai_chat, openai_error
+from pigw.api import Incoming, Reply, json_reply, openai_error
 from pigw.api import models as models_api
 from pigw.api.client_profiles import Profiles
 from pigw.client_watch import ClientWatcher, Watch
@@ -58,6 +59,11 @@ class Server(ThreadingHTTPServer):
         bound = str(self.server_address[0])
         if self.loopback and not is_loopback(bound):
             raise OSError("bound to %s although a loopback address was asked for" % bound)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse lookup of the address (socket.getfqdn), which nothing here reads."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
     def process_request(self, request, client_address) -> None:
         """A thread per connection, up to maxConnections; beyond that a quick 503 and close."""
@@ -290,7 +296,7 @@ class Handler(BaseHTTPRequestHandler):
         expected = self.server.config.api_key
         if not expected:
             return given
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        if not compare_digest(given.encode(), expected.encode()):
             raise GatewayError(
                 401,
                 "Missing or wrong API key for this gateway (send Authorization: Bearer <key>).",
@@ -432,6 +438,8 @@ def _refuse(sock: socket.socket) -> None:
 def error_reply(path: str, error: GatewayError) -> Reply:
     """An error in the shape of the API the path belongs to."""
     if path.startswith("/v1/messages"):
+        from pigw.api import anthropic_messages
+
         return anthropic_messages.anthropic_error(error)
     return openai_error(error)
 
@@ -470,14 +478,20 @@ def _request_id(headers) -> str:
 
 
 def _chat(handler: Handler, incoming: Incoming) -> Reply:
+    from pigw.api import openai_chat
+
     return openai_chat.handle(incoming, handler.server.gateway)
 
 
 def _messages(handler: Handler, incoming: Incoming) -> Reply:
+    from pigw.api import anthropic_messages
+
     return anthropic_messages.handle(incoming, handler.server.gateway)
 
 
 def _count_tokens(handler: Handler, incoming: Incoming) -> Reply:
+    from pigw.api import anthropic_messages
+
     return anthropic_messages.count_tokens(incoming, handler.server.gateway)
 
 
