@@ -636,8 +636,8 @@ def echo(server: Server, sock: socket.socket, number: int) -> None:
         if not data:
             break
         received += data
+        server.requests.append(Request("echo", [], received))  # recorded before the client can see the echo
         sock.sendall(data)
-        server.requests.append(Request("echo", [], received))
 
 
 class ProxyTest(PoolTest):
