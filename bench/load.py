@@ -4,9 +4,10 @@
 Starts bench/mock_upstream.py, pigw (`python3 dist/pigw.pyz`, or --pigw-cmd) with a temporary
 auth dir whose models.json points an `openai-completions` provider at the mock, and the floor
 (/work/shared/bench/floor_proxy.py, a bare stdlib pass-through; skipped when missing). Each
-scenario is measured against the mock directly, the floor and pigw, one right after the other,
-for --rounds rounds; the report gives medians over rounds, pigw - direct ("added") and
-pigw / floor. Clients are threads on raw keep-alive sockets. Stdlib only.
+scenario is measured against the mock directly, the floor and pigw, one right after the other
+(in reverse order every other round), for --rounds rounds; the report gives medians over rounds,
+pigw - direct ("added") and pigw / floor (the median of each round's own ratio, so a round the
+whole machine ran slow cancels out). Clients are threads on raw keep-alive sockets. Stdlib only.
 
 Usage: python3 bench/load.py [--quick] [--json PATH] [--pigw-cmd CMD] [--rounds N]
 """
@@ -64,6 +65,7 @@ SCENARIOS = {
     "nonstream_c64_noka": (False, 64, "n_noka", False, False),
 }
 ANTHROPIC_SCENARIOS = ("nonstream_c1", "stream_c1")
+SIDES = ("direct", "floor", "pigw")
 
 
 class Endpoint:
@@ -357,7 +359,7 @@ def run(args, mode, folder, processes):
             plan = [(name, sides) for name, sides in plan if name in args.only]
         for name, sides in plan:
             stream, clients, count, keepalive, paced = SCENARIOS[name.replace("anthropic_", "")]
-            for endpoint in sides:
+            for endpoint in sides if number % 2 == 0 else sides[::-1]:
                 result = measure(
                     endpoint, mock, stream, clients, mode[count] if count else None, mode["seconds"], keepalive, paced
                 )
@@ -416,26 +418,26 @@ ROWS = (
 
 
 def summarize(report):
-    """{label: {"unit", "direct", "floor", "pigw", "added", "vs_floor"}}: medians over rounds (errors: sums)."""
+    """{label: {"unit", "direct", "floor", "pigw", "added", "vs_floor"}}: medians over rounds (errors: sums).
+
+    vs_floor is the median over rounds of that round's pigw / floor: the two sides of a round are
+    measured back to back, while the medians of each column may come from different rounds.
+    """
     table = {}
     for label, unit, scenario, path in ROWS:
         row = {"unit": unit}
-        for side in ("direct", "floor", "pigw"):
-            values = []
-            for figures in report["rounds"]:
-                value = figures.get(scenario, {}).get(side)
-                for key in path:
-                    value = value.get(key) if value else None
-                if value is not None:
-                    values.append(value)
+        per_round = {side: [_figure(figures, scenario, side, path) for figures in report["rounds"]] for side in SIDES}
+        for side, values in per_round.items():
+            values = [value for value in values if value is not None]
             if values:
                 row[side] = sum(values) if unit == "sum" else round(statistics.median(values), 3)
         if "pigw" not in row:
             continue
         if unit == "ms" and "direct" in row:
             row["added"] = round(row["pigw"] - row["direct"], 3)
-        if row.get("floor") and unit in ("req/s", "streams/s", "CPU-s", "MiB"):
-            row["vs_floor"] = round(row["pigw"] / row["floor"], 2)
+        ratios = [mine / floor for mine, floor in zip(per_round["pigw"], per_round["floor"]) if mine and floor]
+        if ratios and unit in ("req/s", "streams/s", "CPU-s", "MiB"):
+            row["vs_floor"] = round(statistics.median(ratios), 2)
         table[label] = row
     for label, key, unit in (
         ("start to first /v1/models 200", "startup_s", "s"),
@@ -450,6 +452,14 @@ def summarize(report):
     if report.get("pyz_bytes"):
         table["pigw.pyz size"] = {"unit": "KB", "pigw": round(report["pyz_bytes"] / 1000, 1)}
     return table
+
+
+def _figure(figures, scenario, side, path):
+    """One round's figure for a side (None when that side or figure is missing)."""
+    value = figures.get(scenario, {}).get(side)
+    for key in path:
+        value = value.get(key) if value else None
+    return value
 
 
 # label, row, column, limit, at most (True) or at least (False)
@@ -494,7 +504,10 @@ def render(table, targets, report):
     for label, row in table.items():
         lines.append("%-40s %-9s" % (label, row["unit"]) + "".join("%11s" % cell(row.get(c)) for c in columns))
     lines.append("")
-    lines.append("added = pigw - direct; vs_floor = pigw / floor; medians of %d round(s)" % len(report["rounds"]))
+    lines.append(
+        "added = pigw - direct; vs_floor = median of each round's pigw / floor; medians of %d round(s)"
+        % len(report["rounds"])
+    )
     lines.append("")
     for target in targets:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[target["met"]]

@@ -47,6 +47,7 @@ def main():
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--callers", metavar="NAME", help="also print who calls functions named NAME, and how often")
     parser.add_argument("--log-level", default="info", help="pigw's --log-level (the access log is a per-request cost)")
     parser.add_argument(
         "--pigw-path", default=load.ROOT, help="where `pigw` is imported from: a checkout or a pigw.pyz"
@@ -114,6 +115,8 @@ def main():
             "%7.1f %7.1f %9.2f  %s %s"
             % (100 * tottime / total, 100 * cumtime / total, primitive / requests, name, where)
         )
+    if args.callers:
+        stats.print_callers(args.callers)
 
 
 if __name__ == "__main__":
