@@ -14,6 +14,7 @@ from typing import Dict, Optional, Set
 from pigw.core import Cancel
 
 _TICK = 0.25  # seconds between looks: disconnects are noticed within about this
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)  # the peek must not wait, also on a blocking socket
 
 
 class Watch:
@@ -116,7 +117,7 @@ class ClientWatcher:
         if watch.done:
             return
         try:
-            gone = sock.recv(1, socket.MSG_PEEK) == b""
+            gone = sock.recv(1, socket.MSG_PEEK | _DONTWAIT) == b""
         except BlockingIOError:
             return
         except OSError:

@@ -257,11 +257,14 @@ class Registry:
 
     def models(self) -> List[Model]:
         """The served models in catalog order (computed on first use, then cached)."""
+        return list(self._served_models())
+
+    def _served_models(self) -> List[Model]:
         if self._served is None:
             served = [model for model in self._all if self._allowed(model) and self._available(model)]
             self._served_set = set(served)
             self._served = served
-        return list(self._served)
+        return self._served
 
     def all_models(self) -> List[Model]:
         """Every known model, served or not, in catalog order."""
@@ -287,7 +290,7 @@ class Registry:
                 f"The model `{ref}` does not exist. List the models this gateway serves with GET /v1/models "
                 "or `pigw models`."
             )
-        self.models()
+        self._served_models()
         for tier in tiers:
             served = [model for model in tier if model in self._served_set]
             if len(served) == 1:

@@ -26,6 +26,7 @@ from pigw.errors import GatewayError
 from pigw.ids import new_id
 from pigw.limits import RateLimiter
 from pigw.log import scrub_body
+from pigw.net import timeouts
 from pigw.net.headers import HeaderError, read_headers
 from pigw.net.http import before_wait, split_host_port
 
@@ -106,9 +107,12 @@ class Handler(BaseHTTPRequestHandler):
     raw_requestline: bytes  # set by BaseHTTPRequestHandler.handle_one_request
 
     def setup(self) -> None:
-        super().setup()
-        self.connection.settimeout(self.server.config.idle_timeout_seconds)  # slow or idle clients lose their thread
+        """Nagle off; a client idle or stalled for idleTimeout loses its connection (and its thread)."""
+        self.connection = self.request
+        timeouts.set_timeout(self.connection, self.server.config.idle_timeout_seconds)
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = timeouts.reader(self.connection)
+        self.wfile = timeouts.Writer(self.connection)
 
     def parse_request(self) -> bool:
         """The request line and headers (without http.client's email-based header parser); False after an error."""
@@ -250,7 +254,13 @@ class Handler(BaseHTTPRequestHandler):
             if self.server.rate_limiter is not None:
                 self.server.rate_limiter.check(key or self.client_address[0])
         if self.command in ("POST", "PUT", "PATCH"):
-            incoming.body = self._read_body()
+            try:
+                incoming.body = self._read_body()
+            except socket.timeout:
+                self.close_connection = True
+                raise GatewayError(
+                    408, "The request body did not arrive within idleTimeoutSeconds.", "invalid_request_error"
+                ) from None
         if route is not _health:
             incoming.profile = self.server.profiles.pick(self.headers)
             incoming.notes["client"] = incoming.profile.name

@@ -8,7 +8,10 @@ whose ``begin`` uses them.
 """
 
 import http.client
+import socket
 from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from pigw.net import timeouts
 
 __all__ = ["HeaderError", "Headers", "Response", "read_headers"]
 
@@ -86,7 +89,13 @@ def read_headers(fp: Any) -> Headers:
 
 
 class Response(http.client.HTTPResponse):
-    """An HTTPResponse whose status and headers are read by ``read_headers``; everything after is http.client's."""
+    """An HTTPResponse whose status and headers are read by ``read_headers``; everything after is http.client's.
+
+    Its body is read through ``timeouts.reader``, so it also honours timeouts the kernel keeps.
+    """
+
+    def __init__(self, sock: socket.socket, method: Optional[str] = None) -> None:
+        super().__init__(_Source(sock), method=method)  # type: ignore[arg-type]
 
     def begin(self) -> None:
         if self.headers is not None:
@@ -127,3 +136,15 @@ class Response(http.client.HTTPResponse):
             self.length = 0
         if not self.will_close and not self.chunked and self.length is None:
             self.will_close = True
+
+
+class _Source:
+    """What HTTPResponse asks of its socket: a binary reader, here ``timeouts.reader``'s."""
+
+    __slots__ = ("_sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def makefile(self, mode: str) -> Any:
+        return timeouts.reader(self._sock)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from pigw.net import headers as header_block
+from pigw.net import timeouts
 
 __all__ = ["ConnectError", "Pool", "ReadError", "Response", "UpstreamTimeout", "before_wait"]
 
@@ -211,7 +212,7 @@ class Pool:
         if on_waiting is not None:
             on_waiting(abort.fire)
         try:
-            _set_timeout(sock, timeout)
+            timeouts.set_timeout(sock, timeout)
             resp = _send_and_begin(sock, data + body if body else data, method)
         except socket.timeout as exc:
             conn.close()
@@ -231,7 +232,7 @@ class Pool:
         if abort.fired:
             conn.close()
             raise ConnectError(f"request to {route.label} aborted")
-        return Response(self, route, conn, sock, resp)
+        return Response(self, route, conn, sock, resp, timeout)
 
 
 class Response:
@@ -244,6 +245,7 @@ class Response:
         conn: http.client.HTTPConnection,
         sock: socket.socket,
         resp: http.client.HTTPResponse,
+        timeout: float,
     ) -> None:
         self.status: int = resp.status
         self.reason: str = resp.reason
@@ -253,6 +255,7 @@ class Response:
         self._conn = conn
         self._sock = sock
         self._resp = resp
+        self._timeout = timeout  # what one read waits at most
         self._lock = threading.Lock()
         self._busy = False  # a read() or chunks() is under way
         self._open = True  # neither released nor closed yet
@@ -287,7 +290,8 @@ class Response:
             return
         complete = False
         try:
-            _set_timeout(self._sock, self._pool.idle_timeout)
+            self._timeout = self._pool.idle_timeout
+            timeouts.set_timeout(self._sock, self._timeout)
             pieces = _chunked_pieces(resp, size) if resp.chunked else _plain_pieces(resp, size)
             while True:
                 try:
@@ -380,7 +384,7 @@ class Response:
             self._pool._put(self._route.key, self._conn)
 
     def _timed_out(self) -> UpstreamTimeout:
-        return UpstreamTimeout(f"no data from {self._route.label} within {self._sock.gettimeout():g} s")
+        return UpstreamTimeout(f"no data from {self._route.label} within {self._timeout:g} s")
 
     def _failed(self, exc: Exception) -> ReadError:
         if self._broken:
@@ -559,7 +563,7 @@ def _request_head(method: str, target: str, headers: Dict[str, str], body: Optio
 
 
 def _send_and_begin(sock: socket.socket, data: bytes, method: str) -> header_block.Response:
-    sock.sendall(data)
+    timeouts.sendall(sock, data)
     resp = header_block.Response(sock, method=method)
     try:
         resp.begin()
@@ -658,11 +662,6 @@ def _skip_trailer(fp: Any, rest: bytes) -> None:
         if rest[: line_end + 1] in (b"\r\n", b"\n"):
             return
         rest = rest[line_end + 1 :]
-
-
-def _set_timeout(sock: socket.socket, seconds: float) -> None:
-    if sock.gettimeout() != seconds:
-        sock.settimeout(seconds)
 
 
 def _body_done(resp: http.client.HTTPResponse) -> bool:

@@ -125,6 +125,28 @@ class Guards(unittest.TestCase):
         time.sleep(0.1)
         self.assertEqual(self.gateway.request("GET", "/healthz")[0], 200)
 
+    def test_a_body_that_stalls_gets_408_and_the_connection_closed(self) -> None:
+        with socket.create_connection(("127.0.0.1", self.gateway.port)) as sock:
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                + GATEWAY_KEY.encode()
+                + b'\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model": '
+            )
+            started = time.monotonic()
+            answer, closed = read_until_closed(sock, timeout=3.0)
+        self.assertGreater(time.monotonic() - started, 0.5)  # idleTimeoutSeconds 0.6
+        self.assertTrue(closed)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 408 "), answer[:80])
+        self.assertEqual(
+            json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"],
+            {
+                "message": "The request body did not arrive within idleTimeoutSeconds.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            },
+        )
+
     def test_garbage_request_lines_get_json_errors(self) -> None:
         for raw in (
             b"NONSENSE\r\n\r\n",
