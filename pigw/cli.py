@@ -16,6 +16,7 @@ from pigw import __version__
 from pigw import config as config_module
 
 _DRAIN_SECONDS = 3.0  # how long a stop waits for cut streams to write their last frame
+LOG_HOLD_S = 0.2  # access-log lines are written together at most this late (warnings and errors at once)
 _NO_MODELS_HELP = """No models are available yet: pigw found no credentials. Add one of:
   - pi /login                 (stores a subscription or key in {auth_dir}/auth.json)
   - an API key in the environment, e.g. OPENAI_API_KEY, GROQ_API_KEY, OPENROUTER_API_KEY
@@ -75,7 +76,7 @@ def _serve_holding_pidfile(config, pidfile, stdout: TextIO, stderr: TextIO) -> i
     for warning in gateway.warnings:
         stderr.write("pigw: warning: %s\n" % warning)
     try:
-        server = Server((config.bind, config.port), gateway, config, Log(config.log_level, log_stream))
+        server = Server((config.bind, config.port), gateway, config, Log(config.log_level, log_stream, LOG_HOLD_S))
     except OSError as exc:
         stderr.write("pigw: cannot listen on %s port %d: %s\n" % (config.bind, config.port, exc.strerror or exc))
         return 1
@@ -113,6 +114,7 @@ def _run_until(stop: threading.Event, server, stdout: TextIO) -> int:
         server.watcher.wait_idle(_DRAIN_SECONDS)
         server.server_close()
         server.gateway.pool.close()
+        server.log.flush()
     stdout.write("pigw stopped\n")
     stdout.flush()
     return 0

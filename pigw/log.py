@@ -1,4 +1,10 @@
-"""pigw's log: JSON lines on stderr (or a file), filtered by level. Callers pass only secret-free fields."""
+"""pigw's log: JSON lines on stderr (or a file), filtered by level. Callers pass only secret-free fields.
+
+With ``hold_s``, debug and info lines (the access log) are held for up to that long and written
+together by a background thread: one write for many requests instead of one per request, each a
+system call that under load hands the GIL to another thread. A warn or error line goes out at once,
+after the lines held before it; ``flush`` writes what is held (at shutdown).
+"""
 
 import json
 import re
@@ -8,31 +14,63 @@ import time
 from typing import Any, Iterable, List, Optional, TextIO
 
 LEVELS = {"debug": 10, "info": 20, "warn": 30, "error": 40}
+_AT_ONCE = LEVELS["warn"]  # lines at this level and above are never held
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # made once: json.dumps with options makes one per call
 
 
 class Log:
-    def __init__(self, level: str = "info", stream: Optional[TextIO] = None) -> None:
+    def __init__(self, level: str = "info", stream: Optional[TextIO] = None, hold_s: float = 0.0) -> None:
         self.threshold = LEVELS[level]
         self.stream = stream or sys.stderr
         self._lock = threading.Lock()
+        self._hold_s = hold_s
+        self._held: List[str] = []
+        self._holding = threading.Event()  # set while lines are held
+        self._writer: Optional[threading.Thread] = None
 
     def enabled(self, level: str) -> bool:
         return LEVELS[level] >= self.threshold
 
     def write(self, level: str, event: str, **fields: Any) -> None:
         """One JSON line: time, level, event, then the fields in the order given."""
-        if LEVELS[level] < self.threshold:
+        rank = LEVELS[level]
+        if rank < self.threshold:
             return
         record = {"time": _now(), "level": level, "event": event}
         record.update(fields)
         line = _ENCODER.encode(record) + "\n"
         with self._lock:
-            try:
-                self.stream.write(line)
-                self.stream.flush()
-            except (OSError, ValueError):
-                pass
+            if self._hold_s and rank < _AT_ONCE:
+                self._held.append(line)
+                if not self._holding.is_set():
+                    self._holding.set()
+                    if self._writer is None:
+                        self._writer = threading.Thread(target=self._write_held, name="pigw-log", daemon=True)
+                        self._writer.start()
+                return
+            held, self._held = self._held, []
+            self._emit("".join(held) + line)
+
+    def flush(self) -> None:
+        """Write the lines held so far."""
+        with self._lock:
+            held, self._held = self._held, []
+            self._holding.clear()
+            if held:
+                self._emit("".join(held))
+
+    def _write_held(self) -> None:
+        while True:
+            self._holding.wait()
+            time.sleep(self._hold_s)
+            self.flush()
+
+    def _emit(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
 
     def debug(self, event: str, **fields: Any) -> None:
         self.write("debug", event, **fields)

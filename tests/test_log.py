@@ -46,6 +46,58 @@ class ScrubBody(unittest.TestCase):
         self.assertNotIn(CANARY, json.dumps(big))
 
 
+class HeldLines(unittest.TestCase):
+    """With hold_s, info lines go out together a little later; warnings and errors at once, in order."""
+
+    def lines(self, stream: io.StringIO):
+        return [(line["level"], line["event"]) for line in map(json.loads, stream.getvalue().splitlines())]
+
+    def test_info_lines_are_held_then_written_together(self) -> None:
+        stream = io.StringIO()
+        writes = []
+        original = stream.write
+        stream.write = lambda text: writes.append(text) or original(text)  # type: ignore[method-assign]
+        log = Log("info", stream, hold_s=0.1)
+        log.info("request", n=1)
+        log.info("request", n=2)
+        log.debug("hidden")
+        self.assertEqual(stream.getvalue(), "")
+        deadline = time.monotonic() + 2.0
+        while not stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(self.lines(stream), [("info", "request"), ("info", "request")])
+        self.assertEqual(len(writes), 1)  # both lines in one write
+        log.info("request", n=3)  # the writer thread serves every later window too
+        deadline = time.monotonic() + 2.0
+        while len(writes) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual([json.loads(line)["n"] for line in stream.getvalue().splitlines()], [1, 2, 3])
+
+    def test_warnings_and_errors_go_out_at_once_after_what_was_held(self) -> None:
+        stream = io.StringIO()
+        log = Log("info", stream, hold_s=30)
+        log.info("request")
+        log.warn("slow")
+        self.assertEqual(self.lines(stream), [("info", "request"), ("warn", "slow")])
+        log.info("request")
+        log.error("internal_error")
+        log.info("request")
+        self.assertEqual(len(self.lines(stream)), 4)
+        log.flush()
+        self.assertEqual(
+            self.lines(stream),
+            [("info", "request"), ("warn", "slow"), ("info", "request"), ("error", "internal_error"), ("info", "request")],
+        )
+        log.flush()  # nothing held: nothing written
+        self.assertEqual(len(self.lines(stream)), 5)
+
+    def test_without_hold_every_line_is_written_at_once(self) -> None:
+        stream = io.StringIO()
+        log = Log("info", stream)
+        log.info("request")
+        self.assertEqual(self.lines(stream), [("info", "request")])
+
+
 class LoggedRequests(unittest.TestCase):
     def setUp(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="pigw-log-")

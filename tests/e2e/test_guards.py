@@ -238,8 +238,13 @@ class BrowserAndRateGuards(unittest.TestCase):
             self.gateway.request("GET", "/v1/models", headers={"Authorization": "Bearer client-b"})[0], 200
         )
         self.assertEqual(os.stat(self.log_path).st_mode & 0o777, 0o600)
-        with open(self.log_path) as handle:
-            lines = [json.loads(line) for line in handle]
+        deadline = time.monotonic() + 3.0  # access-log lines are written together, up to 0.2 s late
+        while True:
+            with open(self.log_path) as handle:
+                lines = [json.loads(line) for line in handle]
+            if 429 in [line.get("status") for line in lines] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         self.assertIn(429, [line.get("status") for line in lines])
         self.assertNotIn("client-a", json.dumps(lines))
 
