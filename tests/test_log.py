@@ -86,7 +86,13 @@ class HeldLines(unittest.TestCase):
         log.flush()
         self.assertEqual(
             self.lines(stream),
-            [("info", "request"), ("warn", "slow"), ("info", "request"), ("error", "internal_error"), ("info", "request")],
+            [
+                ("info", "request"),
+                ("warn", "slow"),
+                ("info", "request"),
+                ("error", "internal_error"),
+                ("info", "request"),
+            ],
         )
         log.flush()  # nothing held: nothing written
         self.assertEqual(len(self.lines(stream)), 5)

@@ -19,9 +19,10 @@ from pigw.net import timeouts
 
 __all__ = ["ConnectError", "Pool", "ReadError", "Response", "UpstreamTimeout", "before_wait"]
 
-# Run by a response body's reader right before a read that may wait for the upstream. A streaming
-# server sets it for its thread to flush what it holds for its client: frames made from one
-# upstream read go out in one write, and nothing is held while pigw waits.
+# Run by a response body's reader right before a read that may wait for the upstream (on plain
+# sockets, only when nothing has arrived yet). A streaming server sets it for its thread to flush
+# what it holds for its client: frames made from what arrived together go out in one write, and
+# nothing is held while pigw waits.
 before_wait: "contextvars.ContextVar[Optional[Callable[[], None]]]" = contextvars.ContextVar(
     "pigw_before_wait", default=None
 )
@@ -577,7 +578,7 @@ def _plain_pieces(resp: http.client.HTTPResponse, size: int) -> Iterator[bytes]:
     read1 = resp.read1
     while True:
         hook = before_wait.get()
-        if hook is not None:
+        if hook is not None and timeouts.may_wait(resp.fp):
             hook()
         data = read1(size)
         if not data:
@@ -604,7 +605,7 @@ def _chunked_pieces(resp: http.client.HTTPResponse, size: int) -> Iterator[bytes
     crlf_due = False  # the CRLF after a chunk's payload
     while True:
         hook = before_wait.get()
-        if hook is not None:
+        if hook is not None and timeouts.may_wait(fp):
             hook()
         count = fp.readinto1(landing)
         if not count:

@@ -14,7 +14,7 @@ import struct
 import sys
 from typing import Any, Optional
 
-__all__ = ["Writer", "kernel_keeps", "reader", "sendall", "set_timeout"]
+__all__ = ["Writer", "kernel_keeps", "may_wait", "reader", "sendall", "set_timeout"]
 
 _KERNEL = sys.platform.startswith("linux") and struct.calcsize("P") == 8  # struct timeval is two longs
 
@@ -46,12 +46,21 @@ def _timeval(seconds: Optional[float]) -> bytes:
 
 
 class _KernelTimedIO(socket.SocketIO):
-    """The raw reader of a socket with kernel timeouts: a read that ran out of time raises socket.timeout."""
+    """The raw reader of a socket with kernel timeouts: a read that ran out of time raises socket.timeout.
+
+    While ``looking``, a read does not wait: it takes what has arrived, or returns None (nothing yet).
+    """
+
+    looking = False
 
     def readinto(self, buffer: Any) -> Optional[int]:
         try:
+            if self.looking:
+                return self._sock.recv_into(buffer, 0, socket.MSG_DONTWAIT)  # type: ignore[attr-defined]
             return self._sock.recv_into(buffer)  # type: ignore[attr-defined]
         except BlockingIOError:
+            if self.looking:
+                return None
             raise socket.timeout("timed out") from None
 
 
@@ -60,6 +69,21 @@ def reader(sock: socket.socket) -> io.BufferedReader:
     if kernel_keeps(sock):
         return io.BufferedReader(_KernelTimedIO(sock, "rb"), io.DEFAULT_BUFFER_SIZE)
     return sock.makefile("rb")  # type: ignore[return-value]
+
+
+def may_wait(fp: Any) -> bool:
+    """False when the next read of ``fp`` (a ``reader``) returns at once: bytes are buffered or have arrived.
+
+    Only known for plain sockets with kernel timeouts (and then without waiting); True otherwise.
+    """
+    raw = getattr(fp, "raw", None)
+    if type(raw) is not _KernelTimedIO:
+        return True
+    raw.looking = True
+    try:
+        return not fp.peek(1)
+    finally:
+        raw.looking = False
 
 
 class Writer(io.BufferedIOBase):

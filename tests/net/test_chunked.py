@@ -3,9 +3,14 @@
 import http.client
 import io
 import random
+import socket
+import sys
+import threading
+import time
 import unittest
 
 from pigw.net import http as net_http
+from pigw.net import timeouts
 from pigw.net.headers import Response
 
 HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -87,6 +92,37 @@ class ChunkedPieces(unittest.TestCase):
             net_http.before_wait.reset(token)
         self.assertEqual(pieces, [b"abc", b"de"])
         self.assertEqual(calls, [1, 2])  # after the head's read: once before each body read
+
+    @unittest.skipUnless(sys.platform.startswith("linux"), "known without waiting on Linux's plain sockets")
+    def test_on_a_plain_socket_the_hook_runs_only_when_nothing_has_arrived(self) -> None:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            client = socket.create_connection(listener.getsockname())
+            upstream, _ = listener.accept()
+        self.addCleanup(client.close)
+        self.addCleanup(upstream.close)
+        timeouts.set_timeout(client, 5.0)
+        upstream.sendall(HEAD + b"3\r\nabc\r\n")  # the head and a first chunk, read together
+        resp = Response(client, method="POST")
+        resp.begin()
+        calls = []
+        token = net_http.before_wait.set(lambda: calls.append(len(calls)))
+        try:
+            pieces = net_http._chunked_pieces(resp, 65536)
+            self.assertEqual(next(pieces), b"abc")
+            self.assertEqual(calls, [])  # buffered with the head: no wait, so no flush
+            upstream.sendall(b"2\r\nde\r\n")
+            time.sleep(0.1)
+            self.assertEqual(next(pieces), b"de")
+            self.assertEqual(calls, [])  # arrived before the read: no wait either
+            threading.Timer(0.2, upstream.sendall, [b"1\r\nf\r\n0\r\n\r\n"]).start()
+            self.assertEqual(next(pieces), b"f")
+            self.assertEqual(calls, [0])  # nothing there yet: flushed, then waited
+            self.assertEqual(list(pieces), [])
+        finally:
+            net_http.before_wait.reset(token)
+        self.assertTrue(resp.isclosed())
 
     def test_malformed_and_truncated_bodies(self) -> None:
         cases = {
