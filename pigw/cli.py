@@ -113,7 +113,6 @@ def _run_until(stop: threading.Event, server, stdout: TextIO) -> int:
         server.watcher.cancel_all("pigw is shutting down; the answer was cut short.")
         server.watcher.wait_idle(_DRAIN_SECONDS)
         server.server_close()
-        server.gateway.pool.close()
         server.log.flush()
     stdout.write("pigw stopped\n")
     stdout.flush()

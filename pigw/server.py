@@ -49,8 +49,8 @@ class Server(ThreadingHTTPServer):
         self.profiles = Profiles(config.client_profiles)
         self.active = 0  # connections being served
         self._count_lock = threading.Lock()
+        self.gateway = gateway  # before binding: a failed bind calls server_close
         super().__init__(address, Handler)
-        self.gateway = gateway
         self.config = config
         self.log = log
         gateway.log = log
@@ -88,8 +88,10 @@ class Server(ThreadingHTTPServer):
             self._done_with_connection()
 
     def server_close(self) -> None:
+        """Stop listening and watching, and close the idle upstream connections."""
         self.watcher.stop()
         super().server_close()
+        self.gateway.pool.close()
 
     def _done_with_connection(self) -> None:
         with self._count_lock:

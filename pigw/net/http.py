@@ -326,7 +326,7 @@ class Response:
         except OSError:
             pass
         if not busy:
-            self._conn.close()
+            self._drop()
 
     def release(self) -> None:
         """Normal end: the connection goes back to the pool if the body was read to its end, else it is closed."""
@@ -340,7 +340,7 @@ class Response:
             self._recycle()
         else:
             self._broken = True
-            self._conn.close()
+            self._drop()
 
     def __enter__(self) -> "Response":
         return self
@@ -376,7 +376,13 @@ class Response:
         if complete:
             self._recycle()
         else:
-            self._conn.close()
+            self._drop()
+
+    def _drop(self) -> None:
+        """Close the connection for good, and the response's reader with it (else the socket stays open until
+        the reader is garbage-collected)."""
+        self._resp.close()
+        self._conn.close()
 
     def _recycle(self) -> None:
         if self._resp.will_close or self._conn.sock is None:
