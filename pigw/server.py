@@ -384,15 +384,22 @@ class Handler(BaseHTTPRequestHandler):
             write = watch.write
             if reply.keepalive:
                 keepalive = b"%x\r\n%s\r\n" % (len(reply.keepalive), reply.keepalive)
-        # Frames are held until the upstream reader is about to wait (before_wait) or the stream
-        # ends, then written together: one write per upstream read instead of one per frame.
-        held = ["".join(head).encode("latin-1")]
+        # Frames are held until the upstream reader would wait (before_wait) or the stream ends, then
+        # written as one HTTP chunk: one write per upstream read instead of one per frame.
+        pending = ["".join(head).encode("latin-1")]  # ready to write: the head, then framed chunks
+        held: List[bytes] = []  # frames not yet framed
 
-        def flush() -> None:
+        def flush(end: bool = False) -> None:
             nonlocal keepalive
             if held:
-                data = b"".join(held)
+                body = b"".join(held)
                 held.clear()
+                pending.extend((b"%x\r\n" % len(body), body, b"\r\n"))
+            if end:
+                pending.append(b"0\r\n\r\n")
+            if pending:
+                data = b"".join(pending)
+                pending.clear()
                 try:
                     write(data)
                 except OSError as exc:
@@ -403,13 +410,12 @@ class Handler(BaseHTTPRequestHandler):
         token = before_wait.set(flush)
         try:
             for chunk in reply.chunks:
-                held.append(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                held.append(chunk)
                 if sent is not None and len(sent) < _MAX_LOGGED_FRAMES:
                     sent.append(chunk)
             # Gone before the stream's end (a client closing right after the last byte is not).
             left_early = watch is not None and watch.cancel.cancelled
-            held.append(b"0\r\n\r\n")
-            flush()
+            flush(end=True)
             return left_early
         except _ClientGone as gone:
             raise ConnectionAbortedError("the client went away") from gone.__cause__

@@ -40,11 +40,30 @@ def upstream(log):
         log.append("closed")
 
 
+def silent_then(log):
+    """An upstream that waits before its first frame, and ends right after its last."""
+    try:
+        before_wait.get()()
+        yield b"a"
+        yield b"b"
+    finally:
+        log.append("closed")
+
+
 class StreamWrites(unittest.TestCase):
+    def test_the_head_goes_out_before_a_wait_and_nothing_empty_is_framed(self) -> None:
+        client, log = Client(), []
+        Handler._write(client, Reply(200, {"Content-Type": "text/event-stream"}, chunks=silent_then(log)), None)
+        self.assertEqual(client.writes, [HEAD, b"2\r\nab\r\n0\r\n\r\n"])
+        client = Client()
+        Handler._write(client, Reply(200, {"Content-Type": "text/event-stream"}, chunks=iter(())), None)
+        self.assertEqual(client.writes, [HEAD + b"0\r\n\r\n"])
+
     def test_frames_of_one_read_go_out_in_one_write_with_the_head(self) -> None:
+        """... and as one HTTP chunk (SSE frames need no chunk of their own)."""
         client, log = Client(), []
         Handler._write(client, Reply(200, {"Content-Type": "text/event-stream"}, chunks=upstream(log)), None)
-        self.assertEqual(client.writes, [HEAD + b"1\r\na\r\n1\r\nb\r\n", b"1\r\nc\r\n0\r\n\r\n"])
+        self.assertEqual(client.writes, [HEAD + b"2\r\nab\r\n", b"1\r\nc\r\n0\r\n\r\n"])
         self.assertEqual(log, ["read", "closed"])
         self.assertIsNone(before_wait.get())
 

@@ -137,6 +137,12 @@ class ChunkedPieces(unittest.TestCase):
                 resp, _raw = response([HEAD, body])
                 list(net_http._chunked_pieces(resp, 65536))
 
+    def test_size_lines_with_spaces_extensions_and_bare_lf(self) -> None:
+        body = b'3 ;name="v;x"\r\nabc\r\n 2\t\nde\r\n0;last\r\n\r\n'
+        resp, _raw = response([HEAD + body])
+        self.assertEqual(list(net_http._chunked_pieces(resp, 65536)), [b"abcde"])
+        self.assertTrue(resp.isclosed())
+
     def test_missing_trailer_blank_line_is_tolerated(self) -> None:
         resp, _raw = response([HEAD + b"2\r\nhi\r\n0\r\n"])
         self.assertEqual(list(net_http._chunked_pieces(resp, 65536)), [b"hi"])
