@@ -3,7 +3,6 @@
 import http.client
 import io
 import random
-import socket
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ import unittest
 from pigw.net import http as net_http
 from pigw.net import timeouts
 from pigw.net.headers import Response
+from tests.support.sockets import tcp_pair
 
 HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -95,11 +95,7 @@ class ChunkedPieces(unittest.TestCase):
 
     @unittest.skipUnless(sys.platform.startswith("linux"), "known without waiting on Linux's plain sockets")
     def test_on_a_plain_socket_the_hook_runs_only_when_nothing_has_arrived(self) -> None:
-        with socket.socket() as listener:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            client = socket.create_connection(listener.getsockname())
-            upstream, _ = listener.accept()
+        client, upstream = tcp_pair()
         self.addCleanup(client.close)
         self.addCleanup(upstream.close)
         timeouts.set_timeout(client, 5.0)

@@ -7,18 +7,9 @@ import unittest
 from unittest import mock
 
 from pigw.net import timeouts
+from tests.support.sockets import tcp_pair
 
 LINUX = sys.platform.startswith("linux")
-
-
-def tcp_pair():
-    """A connected (client, server) pair of plain TCP sockets on loopback."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-        client = socket.create_connection(listener.getsockname())
-        server, _ = listener.accept()
-    return client, server
 
 
 class TimeoutsTest(unittest.TestCase):
