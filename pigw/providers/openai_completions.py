@@ -9,7 +9,7 @@ a non-stream one asks the upstream for one body, read as a single chunk by the s
 
 import json
 import pkgutil
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Union
 
 from pigw import __version__, fast_json, tool_schema
 from pigw.core import (
@@ -49,6 +49,7 @@ _FINISH_REASONS = {
     "content_filter": CONTENT_FILTER,
 }
 _REASONING_FIELDS = ("reasoning_content", "reasoning", "reasoning_text")
+_TEXT_PATH = ("choices", 0, "delta", "content")
 # Fixed body fields turning thinking on or off, per compat thinkingFormat (reference/providers.md 2.3).
 _THINKING_ON: Dict[str, Dict[str, Any]] = {
     "deepseek": {"thinking": {"type": "enabled"}},
@@ -244,18 +245,49 @@ def _parse_stream(response, url: str, compat: dict, model_id: str, stream: bool 
     return _to_events(chunks, response, compat, model_id)
 
 
-def _stream_chunks(response, url: str) -> Iterator[Any]:
-    """The decoded `chat.completion.chunk` objects of an SSE body."""
+def _stream_chunks(response, url: str) -> Iterator[Union[dict, str]]:
+    """The decoded `chat.completion.chunk` objects of an SSE body.
+
+    A chunk that repeats the stream's first text-only chunk but for its text (and padding) comes as
+    just that text, read by a template rather than parsed (``fast_json.Template``).
+    """
+    template = None
+    learning = True
     for _name, data in upstream.events(response, url):
+        if template is not None:
+            text = template.match(data)
+            if text is not None:
+                yield text
+                continue
         if data == "[DONE]":
             continue  # read on to the end of the body, so the connection goes back to the pool
         try:
-            yield fast_json.loads(data)
+            chunk = fast_json.loads(data)
         except ValueError:
             raise upstream_unreachable("The upstream sent a stream chunk that is not JSON.") from None
+        if not isinstance(chunk, dict):
+            continue
+        if learning and _text_only(chunk):
+            learning = False
+            template = fast_json.Template.learn(data, chunk, _TEXT_PATH, padding="obfuscation")
+        yield chunk
 
 
-def _body_as_chunk(response, url: str) -> Iterator[Any]:
+def _text_only(chunk: dict) -> bool:
+    """Whether the chunk's one choice has a delta of non-empty content only, and nothing else `_to_events` reads."""
+    choices = chunk.get("choices")
+    if chunk.get("error") or chunk.get("usage") or not isinstance(choices, list) or len(choices) != 1:
+        return False
+    choice = choices[0]
+    if not isinstance(choice, dict) or choice.get("usage") or choice.get("finish_reason"):
+        return False
+    delta = choice.get("delta")
+    return (
+        isinstance(delta, dict) and len(delta) == 1 and isinstance(delta.get("content"), str) and delta["content"] != ""
+    )
+
+
+def _body_as_chunk(response, url: str) -> Iterator[dict]:
     """A non-stream `chat.completion` body as the one chunk that streams the same answer."""
     body = upstream.json_body(response, url)
     if isinstance(body, dict):
@@ -266,11 +298,14 @@ def _body_as_chunk(response, url: str) -> Iterator[Any]:
                 for number, call in enumerate(choice["delta"].get("tool_calls") or ()):
                     if isinstance(call, dict):
                         call.setdefault("index", number)
-    yield body
+        yield body
 
 
 def _to_events(chunks: Iterator[Any], response, compat: dict, model_id: str) -> Iterator[Event]:
-    """Chat Completions chunks to canonical events (reference/providers.md 2.4)."""
+    """Chat Completions chunks (or a text-only chunk's text, see `_stream_chunks`) to canonical events.
+
+    reference/providers.md 2.4.
+    """
     finished = False
     try:
         started = False
@@ -280,7 +315,9 @@ def _to_events(chunks: Iterator[Any], response, compat: dict, model_id: str) -> 
         usage: Optional[Usage] = None
         finish: Optional[str] = None
         for chunk in chunks:
-            if not isinstance(chunk, dict):
+            if type(chunk) is str:  # after the text-only chunk it repeats, so text_index is set
+                if chunk:
+                    yield TextDelta(text_index, chunk)  # type: ignore[arg-type]
                 continue
             if chunk.get("error"):
                 raise _stream_error(chunk["error"])

@@ -1,8 +1,11 @@
 """openai-completions: exact request bodies per compat flags, and recorded streams to exact canonical events."""
 
+import json
 import os
 import unittest
+from unittest import mock
 
+from pigw import fast_json
 from pigw.core import (
     AssistantMessage,
     Context,
@@ -239,6 +242,48 @@ class StreamParsing(unittest.TestCase):
         )
         self.assertEqual(described[-1], ("Done", "stop", "stop", (14, 30, 0, 0, 0)))
         self.assertEqual(response.finished, "released")
+
+    def test_text_chunks_that_repeat_the_first_are_read_without_a_parse(self) -> None:
+        data = [line[6:] for line in fixture("fx-oai-text-long.sse").decode().split("\n") if line.startswith("data: ")]
+        texts = [json.loads(text)["choices"][0]["delta"].get("content") for text in data[1:-3]]
+        with mock.patch.object(provider.fast_json, "loads", wraps=fast_json.loads) as loads:
+            events, response = self.parse("fx-oai-text-long.sse")
+        self.assertEqual(loads.call_count, 5)  # role chunk, first text chunk and its template's probe, finish, usage
+        self.assertEqual(
+            describe(events)[:2],
+            [("Start", "chatcmpl-D8Z5oo6uDh67AD85p73ksdT1KxhE0", "gpt-4.1-nano-2025-04-14"), ("TextStart", 0)],
+        )
+        self.assertEqual([(e.index, e.delta) for e in events[2:-1]], [(0, text) for text in texts])
+        self.assertEqual(len(texts), 300)
+        self.assertEqual(describe(events)[-1], ("Done", "stop", "stop", (16, 300, 0, 0, 0)))
+        self.assertEqual(response.finished, "released")
+
+    def test_chunks_that_differ_from_the_first_text_chunk_are_parsed(self) -> None:
+        chunk = 'data: {"id":"a","model":"%s","choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":%s}]}\n\n'
+        body = "".join(
+            [
+                chunk % ("m-1", "one", "null"),
+                chunk % ("m-1", "", "null"),
+                'data: "two"\n\n',  # JSON, but not a chunk: skipped
+                chunk % ("m-2", "three", "null"),
+                chunk.replace('"content"', '"reasoning_content"') % ("m-1", "four", "null"),
+                chunk % ("m-1", "five", '"stop"'),
+            ]
+        )
+        events = list(provider._parse_stream(FakeResponse(body.encode()), "u", provider.compat_for(model()), "m-1"))
+        self.assertEqual(
+            describe(events),
+            [
+                ("Start", "a", None),
+                ("TextStart", 0),
+                ("TextDelta", 0, "one"),
+                ("TextDelta", 0, "three"),
+                ("ThinkingStart", 1),
+                ("ThinkingDelta", 1, "four"),
+                ("TextDelta", 0, "five"),
+                ("Done", "stop", "stop"),
+            ],
+        )
 
     def test_recorded_parallel_tool_calls(self) -> None:
         events, _response = self.parse("fx-oai-tool-parallel.sse")
