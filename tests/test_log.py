@@ -97,6 +97,30 @@ class HeldLines(unittest.TestCase):
         log.flush()  # nothing held: nothing written
         self.assertEqual(len(self.lines(stream)), 5)
 
+    def test_holding_a_line_does_not_wait_for_a_write_in_progress(self) -> None:
+        stream = io.StringIO()
+        writing, release = threading.Event(), threading.Event()
+        original = stream.write
+
+        def slow_write(text: str) -> int:
+            writing.set()
+            release.wait(5)
+            return original(text)
+
+        stream.write = slow_write  # type: ignore[method-assign]
+        log = Log("info", stream, hold_s=0.01)
+        log.info("request", n=1)
+        self.assertTrue(writing.wait(2))  # the writer thread is inside a write now
+        held = threading.Thread(target=log.info, args=("request",), kwargs={"n": 2})
+        held.start()
+        held.join(1)
+        self.assertFalse(held.is_alive())
+        release.set()
+        deadline = time.monotonic() + 2.0
+        while len(stream.getvalue().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual([json.loads(line)["n"] for line in stream.getvalue().splitlines()], [1, 2])
+
     def test_without_hold_every_line_is_written_at_once(self) -> None:
         stream = io.StringIO()
         log = Log("info", stream)
