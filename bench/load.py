@@ -248,27 +248,11 @@ def measure(endpoint, mock, stream, clients, count, seconds, keepalive, paced):
     deadline = [0.0]
 
     def work():
-        client = Client(endpoint.port)
-        if keepalive:
-            try:
-                client.call(request)  # connect outside the timed window
-            except Exception:  # the timed requests count the errors
-                client.close()
+        client = _connected(endpoint.port, request, keepalive)
         warm.wait()
         go.wait()
         while next(counter) < count and time.perf_counter() < deadline[0]:
-            try:
-                status, body, first, total = client.call(request, keepalive)
-            except Exception as exc:  # any failure of one request is an error of the run
-                errors.append("%s: %s" % (type(exc).__name__, exc))
-                continue
-            problem = _problem(status, body, stream)
-            if problem:
-                errors.append(problem)
-            else:
-                latencies.append(total)
-                if stream:
-                    firsts.append(first)
+            _timed_call(client, request, keepalive, stream, latencies, firsts, errors)
         client.close()
 
     threads = [threading.Thread(target=work, daemon=True) for _ in range(clients)]
@@ -286,6 +270,64 @@ def measure(endpoint, mock, stream, clients, count, seconds, keepalive, paced):
         thread.join()
     wall = time.perf_counter() - started
     cpu, mock_cpu, own = proc_cpu(pids) - cpu, proc_cpu([mock.pid]) - mock_cpu, sum(os.times()[:2]) - own
+    return _figures(latencies, firsts, errors, wall, cpu, mock_cpu, own, sampler.stop(), stream)
+
+
+def measure_alternating(sides, mock, stream, count, keepalive, paced):
+    """One client per side, the sides taking turns request by request (in reverse order every other turn).
+
+    For paced streams: their figure is a difference of ~100 ms totals, and the mock's timers drift
+    by a few ms between runs; taking turns puts that drift on every side alike. (Unpaced scenarios
+    run a side's requests back to back, as the shared harness does: taking turns leaves each server
+    idle between its requests, which adds about 0.1 ms to every proxy's latency.) A side's rate is
+    its requests over its own request time; its CPU is its processes' over the whole run.
+    """
+    requests = [side.request(stream, paced, keepalive) for side in sides]
+    clients = [_connected(side.port, request, keepalive) for side, request in zip(sides, requests)]
+    samples = [([], [], []) for _ in sides]  # latencies, firsts, errors
+    trees = [proc_tree(side.process.pid) for side in sides]
+    cpu, mock_cpu, own = [proc_cpu(pids) for pids in trees], proc_cpu([mock.pid]), sum(os.times()[:2])
+    for turn in range(count):
+        for number in range(len(sides)) if turn % 2 == 0 else reversed(range(len(sides))):
+            _timed_call(clients[number], requests[number], keepalive, stream, *samples[number])
+    cpu = [proc_cpu(pids) - before for pids, before in zip(trees, cpu)]
+    mock_cpu, own = proc_cpu([mock.pid]) - mock_cpu, sum(os.times()[:2]) - own
+    results = {}
+    for side, client, (latencies, firsts, errors), side_cpu, pids in zip(sides, clients, samples, cpu, trees):
+        client.close()
+        wall = sum(latencies) or 1e-9
+        results[side.name] = _figures(latencies, firsts, errors, wall, side_cpu, mock_cpu, own, proc_rss(pids), stream)
+    return results
+
+
+def _connected(port, request, keepalive):
+    """A client; with keep-alive, connected (by one request) outside the timed window."""
+    client = Client(port)
+    if keepalive:
+        try:
+            client.call(request)
+        except Exception:  # the timed requests count the errors
+            client.close()
+    return client
+
+
+def _timed_call(client, request, keepalive, stream, latencies, firsts, errors):
+    """One request: its total (and first content) time, or what went wrong, appended (list.append is atomic)."""
+    try:
+        status, body, first, total = client.call(request, keepalive)
+    except Exception as exc:  # any failure of one request is an error of the run
+        errors.append("%s: %s" % (type(exc).__name__, exc))
+        return
+    problem = _problem(status, body, stream)
+    if problem:
+        errors.append(problem)
+    else:
+        latencies.append(total)
+        if stream:
+            firsts.append(first)
+
+
+def _figures(latencies, firsts, errors, wall, cpu, mock_cpu, own, peak_rss, stream):
     done = len(latencies) + len(errors)
     result = {
         "ok": len(latencies),
@@ -298,7 +340,7 @@ def measure(endpoint, mock, stream, clients, count, seconds, keepalive, paced):
         "cpu_s_per_1k": round(cpu * 1000 / done, 3) if done else None,
         "mock_cpu_s": round(mock_cpu, 2),
         "loadgen_cpu_s": round(own, 2),
-        "peak_rss_mib": sampler.stop(),
+        "peak_rss_mib": peak_rss,
     }
     if stream:
         result["ttft_ms"] = summary(firsts)
@@ -359,12 +401,26 @@ def run(args, mode, folder, processes):
             plan = [(name, sides) for name, sides in plan if name in args.only]
         for name, sides in plan:
             stream, clients, count, keepalive, paced = SCENARIOS[name.replace("anthropic_", "")]
-            for endpoint in sides if number % 2 == 0 else sides[::-1]:
-                result = measure(
-                    endpoint, mock, stream, clients, mode[count] if count else None, mode["seconds"], keepalive, paced
-                )
-                figures.setdefault(name, {})[endpoint.name] = result
-                _progress(number, name, endpoint.name, result)
+            order = sides if number % 2 == 0 else sides[::-1]
+            if paced:
+                results = measure_alternating(order, mock, stream, mode[count], keepalive, paced)
+            else:
+                results = {
+                    endpoint.name: measure(
+                        endpoint,
+                        mock,
+                        stream,
+                        clients,
+                        mode[count] if count else None,
+                        mode["seconds"],
+                        keepalive,
+                        paced,
+                    )
+                    for endpoint in order
+                }
+            for endpoint in order:
+                figures.setdefault(name, {})[endpoint.name] = results[endpoint.name]
+                _progress(number, name, endpoint.name, results[endpoint.name])
         report["rounds"].append(figures)
     time.sleep(1.0)
     report["idle_rss_after_load_mib"] = {"pigw": proc_rss(proc_tree(pigw.pid))}
