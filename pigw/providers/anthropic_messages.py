@@ -73,6 +73,7 @@ _ERROR_STATUS = {
 _THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 16384, "max": 16384}
 _EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 _MIN_ANSWER_TOKENS = 1024
+_TEXT_PATH = ("delta", "text")  # of a text delta event
 _FINE_GRAINED_TOOL_STREAMING = "fine-grained-tool-streaming-2025-05-14"
 _INTERLEAVED_THINKING = "interleaved-thinking-2025-05-14"
 _SERVER_SIDE_FALLBACK = "server-side-fallback-2026-07-01"
@@ -380,11 +381,20 @@ def _parse_stream(response, url: str, model_id: str) -> Iterator[Event]:
         usage: Dict[str, Any] = {}
         stop_reason: Optional[str] = None
         stop_sequence: Optional[str] = None
+        # The stream's first text delta, as a template: later ones to the same block are read, not parsed.
+        text_template: Optional[fast_json.Template] = None
+        text_index = -1
         for name, data in upstream.events(response, url):
             if stopped:
                 continue  # read on to the end of the body, so the connection goes back to the pool
             if name == "error":
                 raise _stream_error(data)
+            if text_template is not None:
+                text = text_template.match(data)
+                if text is not None:  # what _block_events does with this text delta
+                    if text and blocks.get(text_index) == "text":
+                        yield TextDelta(text_index, text)
+                    continue
             try:
                 event = fast_json.loads(data)
             except ValueError:
@@ -404,6 +414,9 @@ def _parse_stream(response, url: str, model_id: str) -> Iterator[Event]:
             elif kind in ("content_block_start", "content_block_delta", "content_block_stop"):
                 index = event.get("index")
                 if isinstance(index, int):
+                    if text_index < 0 and _text_delta_only(event):
+                        text_index = index
+                        text_template = fast_json.Template.learn(data, event, _TEXT_PATH)
                     yield from _block_events(kind, index, event, blocks, signatures)
             elif kind == "message_delta":
                 delta = event.get("delta") or {}
@@ -426,6 +439,20 @@ def _parse_stream(response, url: str, model_id: str) -> Iterator[Event]:
             response.release()
         else:
             response.close()
+
+
+def _text_delta_only(event: dict) -> bool:
+    """Whether a content_block_delta event has its type, index and a delta of non-empty text, and nothing else."""
+    delta = event.get("delta")
+    return (
+        event.get("type") == "content_block_delta"
+        and len(event) == 3
+        and isinstance(delta, dict)
+        and len(delta) == 2
+        and delta.get("type") == "text_delta"
+        and isinstance(delta.get("text"), str)
+        and delta["text"] != ""
+    )
 
 
 def _block_events(

@@ -569,6 +569,48 @@ class StreamParsing(unittest.TestCase):
         )
         self.assertEqual(response.finished, "released")
 
+    def test_text_deltas_after_the_first_are_read_without_a_parse(self) -> None:
+        with mock.patch.object(provider.fast_json, "loads", wraps=provider.fast_json.loads) as loads:
+            events, _response = replay("fx-ant-text.sse")
+        # 12 events, 5 of them text deltas like the first: 7 parses and the template's probe
+        self.assertEqual(loads.call_count, 8)
+        with mock.patch.object(provider.fast_json.Template, "learn", return_value=None):
+            parsed, _response = replay("fx-ant-text.sse")  # every event parsed
+        self.assertEqual(describe(events), describe(parsed))
+
+    def test_text_deltas_like_the_first_follow_their_block(self) -> None:
+        def delta(index, text):
+            return {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+
+        data = sse(
+            {"type": "message_start", "message": {"id": "m", "model": "claude-x", "usage": {}}},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            delta(0, "a"),
+            delta(0, "b"),
+            delta(0, ""),
+            {"type": "content_block_stop", "index": 0},
+            delta(0, "after its block stopped"),
+            {"type": "content_block_start", "index": 1, "content_block": {"type": "thinking", "thinking": ""}},
+            delta(1, "not text in a thinking block"),
+            {"type": "content_block_stop", "index": 1},
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn"}},
+            {"type": "message_stop"},
+        )
+        events, _response = parse(data, "claude-x")
+        self.assertEqual(
+            describe(list(events)),
+            [
+                ("Start", "m", None),
+                ("TextStart", 0),
+                ("TextDelta", 0, "a"),
+                ("TextDelta", 0, "b"),
+                ("TextEnd", 0, None),
+                ("ThinkingStart", 1),
+                ("ThinkingEnd", 1, None, False),
+                ("Done", "stop", "end_turn", (0, 0, 0, 0, 0)),
+            ],
+        )
+
     def test_recorded_thinking_with_signature(self) -> None:
         events, _response = replay("fx-ant-thinking.sse")
         described = describe(events)
