@@ -54,20 +54,23 @@ class Template:
         value = _walk(event, path)
         if start < 0 or not isinstance(value, str):
             return None
-        found, end = scanstring(text, start + 1)
-        if found != value:
+        try:
+            found, end = scanstring(text, start + 1)
+            head, tail, probe = text[: start + 1], text[end:], json.dumps(value + ".")[1:]
+            padded = False
+            if padding and isinstance(event, dict) and list(event)[-1:] == [padding]:
+                pad_start = _value_quote(tail, padding)
+                if pad_start >= 0 and isinstance(event[padding], str):
+                    _, pad_end = scanstring(tail, pad_start + 1)
+                    if tail[pad_end:] == "}":
+                        tail, padded = tail[: pad_start + 1], True
+                        probe += tail + json.dumps(event[padding] + ".")[1:] + "}"
+            probed = loads(head + probe) if padded else loads(head + probe + tail)
+        except ValueError:  # not expected of a document loads read; no template rather than an error
             return None
-        head, tail, probe = text[: start + 1], text[end:], json.dumps(value + ".")[1:]
-        padded = False
-        if padding and isinstance(event, dict) and list(event)[-1:] == [padding]:
-            pad_start = _value_quote(tail, padding)
-            if pad_start >= 0 and isinstance(event[padding], str):
-                _, pad_end = scanstring(tail, pad_start + 1)
-                if tail[pad_end:] == "}":
-                    tail, padded = tail[: pad_start + 1], True
-                    probe += tail + json.dumps(event[padding] + ".")[1:] + "}"
-        probed = loads(head + probe) if padded else loads(head + probe + tail)
-        if _walk(probed, path) != value + "." or (padded and probed.get(padding) != event[padding] + "."):
+        if found != value or _walk(probed, path) != value + ".":
+            return None
+        if padded and probed.get(padding) != event[padding] + ".":
             return None
         return cls(head, tail, padded)
 

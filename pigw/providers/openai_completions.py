@@ -274,7 +274,10 @@ def _stream_chunks(response, url: str) -> Iterator[Union[dict, str]]:
 
 
 def _text_only(chunk: dict) -> bool:
-    """Whether the chunk's one choice has a delta of non-empty content only, and nothing else `_to_events` reads."""
+    """Whether the chunk is one choice's non-empty content and nothing else `_to_events` acts on.
+
+    Its delta may also name the role, and carry other fields empty (DeepSeek's `reasoning_content: null`).
+    """
     choices = chunk.get("choices")
     if chunk.get("error") or chunk.get("usage") or not isinstance(choices, list) or len(choices) != 1:
         return False
@@ -282,9 +285,9 @@ def _text_only(chunk: dict) -> bool:
     if not isinstance(choice, dict) or choice.get("usage") or choice.get("finish_reason"):
         return False
     delta = choice.get("delta")
-    return (
-        isinstance(delta, dict) and len(delta) == 1 and isinstance(delta.get("content"), str) and delta["content"] != ""
-    )
+    if not isinstance(delta, dict) or not isinstance(delta.get("content"), str) or delta["content"] == "":
+        return False
+    return all(not value or key in ("content", "role") for key, value in delta.items())
 
 
 def _body_as_chunk(response, url: str) -> Iterator[dict]:

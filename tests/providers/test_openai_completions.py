@@ -258,6 +258,27 @@ class StreamParsing(unittest.TestCase):
         self.assertEqual(describe(events)[-1], ("Done", "stop", "stop", (16, 300, 0, 0, 0)))
         self.assertEqual(response.finished, "released")
 
+    def test_text_chunks_with_a_role_or_empty_fields_are_read_by_the_template_too(self) -> None:
+        chunk = 'data: {"id":"a","choices":[{"delta":{"role":"assistant","content":"%s","reasoning_content":null}}]}'
+        body = "\n\n".join([chunk % "one", chunk % "two", chunk % "", chunk.replace("null", '"why"') % "three"])
+        body += '\n\ndata: {"id":"a","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        with mock.patch.object(provider.fast_json, "loads", wraps=fast_json.loads) as loads:
+            events = list(provider._parse_stream(FakeResponse(body.encode()), "u", provider.compat_for(model()), "m-1"))
+        self.assertEqual(loads.call_count, 4)  # "one" and its template's probe, "three", the finish
+        self.assertEqual(
+            describe(events),
+            [
+                ("Start", "a", None),
+                ("TextStart", 0),
+                ("TextDelta", 0, "one"),
+                ("TextDelta", 0, "two"),
+                ("ThinkingStart", 1),
+                ("ThinkingDelta", 1, "why"),
+                ("TextDelta", 0, "three"),
+                ("Done", "stop", "stop"),
+            ],
+        )
+
     def test_chunks_that_differ_from_the_first_text_chunk_are_parsed(self) -> None:
         chunk = 'data: {"id":"a","model":"%s","choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":%s}]}\n\n'
         body = "".join(
