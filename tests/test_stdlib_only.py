@@ -34,6 +34,8 @@ def is_stdlib(module: str) -> bool:
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         return False
+    if spec.origin == "frozen":  # zipimport on 3.8 and 3.9
+        return True
     stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
     origin = os.path.realpath(spec.origin)
     return origin.startswith(stdlib + os.sep) and "site-packages" not in origin
@@ -53,6 +55,7 @@ class StdlibOnly(unittest.TestCase):
     def test_checker_catches_a_third_party_import(self) -> None:
         self.assertFalse(is_stdlib("openai_does_not_exist"))
         self.assertTrue(is_stdlib("json"))
+        self.assertTrue(is_stdlib("zipimport"))
 
 
 if __name__ == "__main__":
