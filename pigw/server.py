@@ -384,8 +384,9 @@ class Handler(BaseHTTPRequestHandler):
             write = watch.write
             if reply.keepalive:
                 keepalive = b"%x\r\n%s\r\n" % (len(reply.keepalive), reply.keepalive)
-        # Frames are held until the upstream reader would wait (before_wait) or the stream ends, then
-        # written as one HTTP chunk: one write per upstream read instead of one per frame.
+        # Frames are held until the upstream reader would wait (before_wait), a FLUSH comes (after the
+        # first token) or the stream ends, then written as one HTTP chunk: one write per upstream read
+        # instead of one per frame.
         pending = ["".join(head).encode("latin-1")]  # ready to write: the head, then framed chunks
         held: List[bytes] = []  # frames not yet framed
 
@@ -410,6 +411,9 @@ class Handler(BaseHTTPRequestHandler):
         token = before_wait.set(flush)
         try:
             for chunk in reply.chunks:
+                if not chunk:  # FLUSH (and a frame of nothing)
+                    flush()
+                    continue
                 held.append(chunk)
                 if sent is not None and len(sent) < _MAX_LOGGED_FRAMES:
                     sent.append(chunk)

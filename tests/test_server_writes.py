@@ -2,7 +2,7 @@
 
 import unittest
 
-from pigw.api import Reply
+from pigw.api import FLUSH, Reply
 from pigw.core import Cancel
 from pigw.net.http import before_wait
 from pigw.server import Handler
@@ -66,6 +66,12 @@ class StreamWrites(unittest.TestCase):
         self.assertEqual(client.writes, [HEAD + b"2\r\nab\r\n", b"1\r\nc\r\n0\r\n\r\n"])
         self.assertEqual(log, ["read", "closed"])
         self.assertIsNone(before_wait.get())
+
+    def test_a_flush_writes_what_is_held_at_once(self) -> None:
+        client = Client()
+        chunks = iter([b"role", b"first", FLUSH, FLUSH, b"second", b"third"])
+        Handler._write(client, Reply(200, {"Content-Type": "text/event-stream"}, chunks=chunks), None)
+        self.assertEqual(client.writes, [HEAD + b"9\r\nrolefirst\r\n", b"b\r\nsecondthird\r\n0\r\n\r\n"])
 
     def test_a_failed_write_stops_the_upstream_at_once(self) -> None:
         client, log = Client(fail_from=0), []

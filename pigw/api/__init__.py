@@ -1,8 +1,11 @@
 """Inbound API surfaces. Each route answers with a ``Reply``; the server writes it to the socket.
 
-A Reply carries either a whole body or ``chunks``, an iterator of already-framed SSE bytes that
-the server writes one HTTP chunk each, as soon as they exist. Closing that iterator (the client
-went away) closes the upstream request behind it.
+A Reply carries either a whole body or ``chunks``, an iterator of already-framed SSE bytes. The
+server holds frames until the upstream would keep it waiting (or the stream ends) and writes what it
+holds as one HTTP chunk; a ``FLUSH`` among the frames has what is held written at once (the surfaces
+send one after the first token's frames, so time to first token never waits for the rest of a
+stream that arrived in one piece). Closing the iterator (the client went away) closes the upstream
+request behind it.
 """
 
 import json
@@ -13,6 +16,7 @@ from pigw.core import Cancel
 from pigw.errors import GatewayError
 
 JSON = "application/json"
+FLUSH = b""  # among a Reply's chunks: write what is held now
 
 
 class Reply:

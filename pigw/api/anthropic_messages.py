@@ -15,7 +15,7 @@ import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
 
-from pigw.api import Incoming, Reply, dropped_header, json_reply, note_usage, stream_error
+from pigw.api import FLUSH, Incoming, Reply, dropped_header, json_reply, note_usage, stream_error
 from pigw.core import (
     CONTENT_FILTER,
     LENGTH,
@@ -161,14 +161,17 @@ def render_stream(
     With ``incoming``, time to first token and usage are noted for the access log.
     """
     blocks = _Blocks()
-    timing = incoming  # until the first token is noted
     try:
         start = {"type": "message_start", "message": _message(message_id, model, [], None, Usage())}
         yield _frame("message_start", start)
+        first = True
         for event in events:
-            if timing is not None and isinstance(event, _FIRST_TOKEN):
-                timing.notes["ttftMs"] = round((time.monotonic() - timing.started) * 1000, 2)
-                timing = None
+            flush = False
+            if first and isinstance(event, _FIRST_TOKEN):
+                first = False
+                flush = True  # the first token's frames go out at once
+                if incoming is not None:
+                    incoming.notes["ttftMs"] = round((time.monotonic() - incoming.started) * 1000, 2)
             if isinstance(event, TextDelta):
                 yield _TEXT_DELTA % blocks.numbers[event.index] + _quote(event.delta).encode() + _DELTA_END
             elif isinstance(event, ThinkingDelta):
@@ -200,6 +203,8 @@ def render_stream(
                 }
                 yield _frame("message_delta", {"type": "message_delta", "delta": delta, "usage": usage})
                 yield _MESSAGE_STOP
+            if flush:
+                yield FLUSH
     except GatewayError as error:
         yield _frame("error", stream_error(error, incoming).anthropic_body())
     finally:

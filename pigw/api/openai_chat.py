@@ -5,7 +5,17 @@ import time
 from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 from typing import Any, Dict, Generator, Iterator, List, Optional, Tuple
 
-from pigw.api import Incoming, Reply, dropped_header, fan_out, json_reply, note_usage, openai_error, stream_error
+from pigw.api import (
+    FLUSH,
+    Incoming,
+    Reply,
+    dropped_header,
+    fan_out,
+    json_reply,
+    note_usage,
+    openai_error,
+    stream_error,
+)
 from pigw.api.client_profiles import DEFAULT, Profile
 from pigw.core import (
     CONTENT_FILTER,
@@ -216,9 +226,12 @@ def render_stream(
         first = True
         for event in events:
             kind = type(event)
-            if first and incoming is not None and kind in _FIRST_TOKEN:
+            flush = False
+            if first and kind in _FIRST_TOKEN:
                 first = False
-                incoming.notes["ttftMs"] = round((time.monotonic() - incoming.started) * 1000, 2)
+                flush = True  # the first token's frame goes out at once
+                if incoming is not None:
+                    incoming.notes["ttftMs"] = round((time.monotonic() - incoming.started) * 1000, 2)
             if kind is TextDelta:
                 yield head + b'{"content":' + _quote(event.delta).encode() + b"}" + tail  # type: ignore[attr-defined]
             elif kind is ThinkingDelta:
@@ -256,6 +269,8 @@ def render_stream(
                     usage = _compact(render_usage(event.usage or Usage())).encode()
                     yield envelope + b'[],"usage":' + usage + b"}\n\n"
                 yield _DONE
+            if flush:
+                yield FLUSH
     except GatewayError as error:
         yield b"data: " + stream_error(error, incoming).openai_json() + b"\n\n"
 

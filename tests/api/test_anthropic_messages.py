@@ -16,7 +16,7 @@ import unittest
 from typing import Any, Dict, List, Optional, Tuple
 
 from pigw import server
-from pigw.api import Incoming, anthropic_messages
+from pigw.api import FLUSH, Incoming, anthropic_messages
 from pigw.config import Config
 from pigw.core import (
     Answer,
@@ -380,6 +380,12 @@ class StreamRendering(unittest.TestCase):
             "event: message_stop\n"
             'data: {"type":"message_stop"}\n\n',
         )
+
+    def test_a_flush_follows_the_first_token_frames_only(self) -> None:
+        events = [Start("up"), TextStart(0), TextDelta(0, "a"), TextDelta(0, "b"), TextEnd(0), Done("stop")]
+        out = list(anthropic_messages.render_stream(iter(events), "msg_0", "p/m"))
+        self.assertEqual([number for number, frame in enumerate(out) if frame == FLUSH], [3])
+        self.assertIn(b'"text":"a"', out[2])
 
     def test_thinking_then_text_are_indexes_0_then_1_with_the_signature_before_the_stop(self) -> None:
         out = frames(

@@ -3,7 +3,7 @@
 import json
 import unittest
 
-from pigw.api import openai_chat
+from pigw.api import FLUSH, openai_chat
 from pigw.core import (
     Answer,
     AssistantMessage,
@@ -210,6 +210,14 @@ class StreamRendering(unittest.TestCase):
             + '{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
             + "data: [DONE]\n\n",
         )
+
+    def test_a_flush_follows_the_first_token_frame_only(self) -> None:
+        envelope = openai_chat.chunk_envelope("chatcmpl-1", 1700000000, "p/m")
+        for first in (TextDelta(0, "a"), ThinkingDelta(0, "a"), ToolCallStart(0, "call_1", "f")):
+            with self.subTest(first=type(first).__name__):
+                events = [Start("up", None), TextStart(0), first, TextDelta(0, "b"), TextDelta(0, "c"), Done("stop")]
+                out = list(openai_chat.render_stream(iter(events), envelope, False))
+                self.assertEqual([number for number, frame in enumerate(out) if frame == FLUSH], [2])
 
     def test_usage_chunk_only_when_asked(self) -> None:
         events = [
