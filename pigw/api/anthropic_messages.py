@@ -158,7 +158,8 @@ def render_stream(
 ) -> Generator[bytes, None, None]:
     """Events to Anthropic SSE frames, `message_start` at once; a GatewayError on the way becomes an `error` event.
 
-    With ``incoming``, time to first token and usage are noted for the access log.
+    A ``FLUSH`` follows the first token's frames. With ``incoming``, time to first token and usage are
+    noted for the access log.
     """
     blocks = _Blocks()
     try:

@@ -213,8 +213,9 @@ def render_stream(
 ) -> Generator[bytes, None, None]:
     """Events to `chat.completion.chunk` SSE frames: role first, deltas, finish, usage if asked, [DONE].
 
-    With ``incoming``, time to first token and usage are noted for the access log. ``choice`` is the
-    frames' choice index; not ``last`` (one of several choices), the stream stops after its finish.
+    A ``FLUSH`` follows the first token's frame. With ``incoming``, time to first token and usage are
+    noted for the access log. ``choice`` is the frames' choice index; not ``last`` (one of several
+    choices), the stream stops after its finish.
     """
     head = envelope + b'[{"index":%d,"delta":' % choice
     tail = _TAIL
