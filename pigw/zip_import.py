@@ -27,12 +27,11 @@ class ZipSourceFinder:
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Optional[Any]:
         if fullname != PACKAGE and not fullname.startswith(PACKAGE + "."):
             return None
-        parent = fullname.rpartition(".")[0]
         try:
-            is_package = self._importer(parent).is_package(fullname)
+            is_package = self.is_package(fullname)
         except zipimport.ZipImportError:  # not in the zip: the usual finders say what there is
             return None
-        where = os.sep.join([self.archive] + fullname.split("."))
+        where = self._path(fullname)
         return importlib.util.spec_from_file_location(
             fullname,
             where + os.sep + "__init__.py" if is_package else where + ".py",
@@ -61,11 +60,12 @@ class ZipSourceFinder:
         """The zipimporter of a package's directory (zipimport finds a module by its last name only)."""
         importer = self._importers.get(package)
         if importer is None:
-            importer = zipimport.zipimporter(
-                os.sep.join([self.archive] + package.split(".") if package else [self.archive])
-            )
-            self._importers[package] = importer
+            importer = self._importers[package] = zipimport.zipimporter(self._path(package))
         return importer
+
+    def _path(self, dotted: str) -> str:
+        """The path in the zip of a module or package name ("" for the zip itself), as zipimport spells it."""
+        return os.sep.join([self.archive] + dotted.split(".")) if dotted else self.archive
 
 
 def install() -> None:

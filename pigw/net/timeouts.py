@@ -4,8 +4,8 @@ A Python socket with a timeout polls before every read and write: two system cal
 lets go of the GIL and takes it back, which under load costs more than the call itself. A blocking
 socket whose timeouts the kernel keeps reads and writes in one call. On it, a read or write that
 ran out of time fails with EAGAIN; ``reader``, ``Writer`` and ``sendall`` turn that into
-``socket.timeout``, as a Python timeout would raise, so callers see no difference. TLS sockets, and other systems, keep
-Python's own timeouts.
+``socket.timeout``, as a Python timeout would raise, so callers see no difference. TLS sockets,
+and other systems, keep Python's own timeouts.
 """
 
 import io
