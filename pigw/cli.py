@@ -41,6 +41,7 @@ def main(argv: Optional[List[str]] = None, stdout: TextIO = sys.stdout, stderr: 
 
 def _serve(config, stdout: TextIO, stderr: TextIO) -> int:
     from pigw.config import is_loopback
+    from pigw.listener import listen
     from pigw.pidfile import AlreadyRunning, PidFile
 
     if not config.api_key and (config.require_key_on_loopback or not is_loopback(config.bind)):
@@ -57,12 +58,19 @@ def _serve(config, stdout: TextIO, stderr: TextIO) -> int:
         stderr.write("pigw: %s\n" % exc)
         return 1
     try:
-        return _serve_holding_pidfile(config, pidfile, stdout, stderr)
+        # Listening before the gateway loads: a client that connects meanwhile waits instead of being refused.
+        try:
+            listener = listen(config.bind, config.port)
+        except OSError as exc:
+            stderr.write("pigw: cannot listen on %s port %d: %s\n" % (config.bind, config.port, exc.strerror or exc))
+            return 1
+        with listener:
+            return _serve_listening(config, pidfile, listener, stdout, stderr)
     finally:
         pidfile.release()
 
 
-def _serve_holding_pidfile(config, pidfile, stdout: TextIO, stderr: TextIO) -> int:
+def _serve_listening(config, pidfile, listener, stdout: TextIO, stderr: TextIO) -> int:
     from pigw import gateway as gateway_module
     from pigw.log import Log
     from pigw.server import Server
@@ -75,11 +83,7 @@ def _serve_holding_pidfile(config, pidfile, stdout: TextIO, stderr: TextIO) -> i
     gateway = gateway_module.build(config)
     for warning in gateway.warnings:
         stderr.write("pigw: warning: %s\n" % warning)
-    try:
-        server = Server((config.bind, config.port), gateway, config, Log(config.log_level, log_stream, LOG_HOLD_S))
-    except OSError as exc:
-        stderr.write("pigw: cannot listen on %s port %d: %s\n" % (config.bind, config.port, exc.strerror or exc))
-        return 1
+    server = Server(listener, gateway, config, Log(config.log_level, log_stream, LOG_HOLD_S))
     pidfile.record_url(server.url() + "/v1")
     served = gateway.registry.models()
     providers = {model.provider for model in served}

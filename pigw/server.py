@@ -39,32 +39,25 @@ class Server(ThreadingHTTPServer):
     """One listening socket serving the gateway; each connection gets a daemon thread."""
 
     daemon_threads = True
-    request_queue_size = 1024
-    allow_reuse_address = True
 
-    def __init__(self, address: Tuple[str, int], gateway, config, log) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    def __init__(self, listener: socket.socket, gateway, config, log) -> None:
+        """Serve on `listener`, a socket from pigw.listener.listen (it is closed with the server)."""
+        self.address_family = listener.family
         self.watcher = ClientWatcher(config.keepalive_seconds)
         self.rate_limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self.profiles = Profiles(config.client_profiles)
         self.active = 0  # connections being served
         self._count_lock = threading.Lock()
-        self.gateway = gateway  # before binding: a failed bind calls server_close
-        super().__init__(address, Handler)
+        self.gateway = gateway
+        socketserver.BaseServer.__init__(self, listener.getsockname()[:2], Handler)
+        self.socket = listener
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
         self.config = config
         self.log = log
         gateway.log = log
         self.started = time.monotonic()
-        self.loopback = is_loopback(address[0])
-        self.port = self.server_address[1]
-        bound = str(self.server_address[0])
-        if self.loopback and not is_loopback(bound):
-            raise OSError("bound to %s although a loopback address was asked for" % bound)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse lookup of the address (socket.getfqdn), which nothing here reads."""
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+        self.loopback = is_loopback(self.server_name)
+        self.port = self.server_port
 
     def process_request(self, request, client_address) -> None:
         """A thread per connection, up to maxConnections; beyond that a quick 503 and close."""

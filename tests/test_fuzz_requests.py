@@ -16,6 +16,7 @@ import unittest
 
 from pigw import config as config_module
 from pigw import gateway as gateway_module
+from pigw.listener import listen
 from pigw.log import Log
 from pigw.server import Server
 
@@ -35,7 +36,7 @@ class LiveServer:
         self.dir = tempfile.mkdtemp(prefix="pigw-fuzz-")
         config = config_module.load({"authDir": self.dir, "demo": True, "logLevel": "error"}, {})
         self.log = _Capture()
-        self.server = Server(("127.0.0.1", 0), gateway_module.build(config), config, Log("error", self.log))
+        self.server = Server(listen("127.0.0.1", 0), gateway_module.build(config), config, Log("error", self.log))
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         self.connection = self._connect()

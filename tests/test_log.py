@@ -11,6 +11,7 @@ import unittest
 
 from pigw import config as config_module
 from pigw import gateway as gateway_module
+from pigw.listener import listen
 from pigw.log import BODY_CAP, Log, scrub_body
 from pigw.server import Server
 
@@ -136,7 +137,7 @@ class LoggedRequests(unittest.TestCase):
             {"authDir": self.dir, "demo": True, "logLevel": "info", "logBodies": True, "apiKey": CANARY}, {}
         )
         self.stream = io.StringIO()
-        self.server = Server(("127.0.0.1", 0), gateway_module.build(config), config, Log("info", self.stream))
+        self.server = Server(listen("127.0.0.1", 0), gateway_module.build(config), config, Log("info", self.stream))
         thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         self.addCleanup(self.server.server_close)

@@ -15,9 +15,9 @@ import socket, sys
 def no_lookup(*args):
     raise AssertionError("reverse DNS lookup at bind")
 socket.getfqdn = no_lookup
-from pigw import config, gateway, server
+from pigw import config, gateway, listener, server
 settings = config.load({"authDir": sys.argv[1]}, {})
-instance = server.Server(("127.0.0.1", 0), gateway.build(settings), settings, None)
+instance = server.Server(listener.listen("127.0.0.1", 0), gateway.build(settings), settings, None)
 late = ("pigw.api.openai_chat", "pigw.api.anthropic_messages", "hmac", "hashlib")
 print(instance.server_name, instance.server_port == instance.server_address[1], [m for m in late if m in sys.modules])
 instance.server_close()

@@ -42,6 +42,7 @@ from pigw.core import (
 )
 from pigw.errors import GatewayError
 from pigw.gateway import build
+from pigw.listener import listen
 from pigw.log import Log
 from pigw.registry import Model
 from tests.support.mock_upstream import FIXTURES_DIR, MockUpstream
@@ -1136,7 +1137,7 @@ class LocalGateway:
         self.port = 0
 
     def start(self) -> "LocalGateway":
-        self.server = server.Server(("127.0.0.1", 0), build(self.config), self.config, Log("error", io.StringIO()))
+        self.server = server.Server(listen("127.0.0.1", 0), build(self.config), self.config, Log("error", io.StringIO()))
         self.port = self.server.port
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()

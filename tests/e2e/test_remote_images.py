@@ -16,6 +16,7 @@ import threading
 import unittest
 
 from pigw import cli, config, gateway
+from pigw.listener import listen
 from pigw.log import Log
 from pigw.net.remote_image import public_address
 from pigw.server import Server
@@ -72,7 +73,7 @@ class RemoteImages(unittest.TestCase):
         """An in-process pigw with these config settings; its gateway, for the test to adjust."""
         loaded = config.load(dict(settings, authDir=self.dir, logLevel="error"), {})
         built = gateway.build(loaded)
-        server = Server(("127.0.0.1", 0), built, loaded, Log("error", _Quiet()))
+        server = Server(listen("127.0.0.1", 0), built, loaded, Log("error", _Quiet()))
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         self.addCleanup(server.server_close)
