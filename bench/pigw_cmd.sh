@@ -5,12 +5,13 @@
 # $MOCK_ANTHROPIC_BASE, model claude-mock-c20-d0), sets the gateway key PIGW_API_KEY (default sk-bench,
 # as run.sh), then execs pigw so the harness measures pigw's own process.
 # Env: PIGW_PYZ (default <repo>/dist/pigw.pyz), PIGW_PYTHON (default python3); arguments go to pigw.
+# The harness times this script too, so it starts one process besides pigw (mkdir) and no subshell.
 set -euo pipefail
 : "${PIGW_PORT:?}" "${MOCK_OPENAI_BASE:?}" "${MOCK_ANTHROPIC_BASE:?}"
-here="$(cd "$(dirname "$0")" && pwd)"
+here="${BASH_SOURCE[0]%/*}"
 auth="${TMPDIR:-/tmp}/pigw-bench-auth-$PIGW_PORT"
 mkdir -p "$auth"
-cat >"$auth/models.json" <<JSON
+IFS= read -r -d '' models <<JSON || true
 {"providers": {
   "mock": {"baseUrl": "$MOCK_OPENAI_BASE", "api": "openai-completions", "apiKey": "x",
            "compat": {"supportsDeveloperRole": false, "supportsReasoningEffort": false},
@@ -18,5 +19,6 @@ cat >"$auth/models.json" <<JSON
   "mockanthropic": {"baseUrl": "$MOCK_ANTHROPIC_BASE", "api": "anthropic-messages", "apiKey": "x",
                     "models": [{"id": "claude-mock-c20-d0"}]}}}
 JSON
+printf '%s' "$models" >"$auth/models.json"
 export PIGW_API_KEY="${PIGW_API_KEY:-sk-bench}"
 exec "${PIGW_PYTHON:-python3}" "${PIGW_PYZ:-$here/../dist/pigw.pyz}" --port "$PIGW_PORT" --auth-dir "$auth" "$@"

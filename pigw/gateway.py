@@ -188,8 +188,18 @@ def build(config: Config) -> Gateway:
         auth_recheck_s=AUTH_RECHECK_S,
     )
     hide_subscriptions = not is_loopback(config.bind) and not config.expose_oauth_subscriptions
+    # The registry decides what is served once, at start. Models that present the same credential inputs
+    # (most of a provider's catalog) get the same answer, so each such shape is decided once.
+    decided: Dict[tuple, bool] = {}
 
     def available(model: Model) -> bool:
+        shape = (model.provider, model.api, model.base_url, model.api_key_config, tuple(model.header_configs.items()))
+        answer = decided.get(shape)
+        if answer is None:
+            answer = decided[shape] = decide(model)
+        return answer
+
+    def decide(model: Model) -> bool:
         if not providers.supported(model.api):
             return False
         if not providers.needs_credential(model.api):

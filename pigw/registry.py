@@ -321,6 +321,8 @@ class Registry:
         return [tier for tier in ([model for model in folded if model.id == ref], folded) if tier]
 
     def _allowed(self, model: Model) -> bool:
+        if not self._allow and not self._deny:
+            return True
         names = (model.public_id.lower(), model.id.lower())
         if self._allow and not _matches_any(names, self._allow):
             return False
