@@ -42,7 +42,6 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, listener: socket.socket, gateway, config, log) -> None:
         """Serve on `listener`, a socket from pigw.listener.listen (it is closed with the server)."""
-        self.address_family = listener.family
         self.watcher = ClientWatcher(config.keepalive_seconds)
         self.rate_limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self.profiles = Profiles(config.client_profiles)
