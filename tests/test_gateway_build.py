@@ -27,11 +27,12 @@ class ServedModels(unittest.TestCase):
 
     def test_models_of_one_provider_with_different_credential_inputs_get_their_own_answers(self) -> None:
         local = {"baseUrl": "http://127.0.0.1:1/v1", "api": "openai-completions"}
+        keyed_by_header = {"id": "open", "headers": {"Authorization": "Bearer t"}}
         served = self.served(
             {"GROQ_API_KEY": "gsk-test"},
             {
                 "providers": {
-                    "local": dict(local, models=[{"id": "open", "headers": {"Authorization": "Bearer t"}}, {"id": "shut"}]),
+                    "local": dict(local, models=[keyed_by_header, {"id": "shut"}]),
                     "groq": {"models": [{"id": "groq-local", "baseUrl": "http://{LOCAL_HOST}/v1"}]},
                 }
             },

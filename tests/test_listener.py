@@ -1,4 +1,4 @@
-"""The listening socket: open before the gateway loads, a deep backlog, and early clients answered once serving starts."""
+"""The listening socket: open before the gateway loads, a deep backlog, early clients answered once serving starts."""
 
 import http.client
 import io

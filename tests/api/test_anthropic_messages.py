@@ -1137,7 +1137,8 @@ class LocalGateway:
         self.port = 0
 
     def start(self) -> "LocalGateway":
-        self.server = server.Server(listen("127.0.0.1", 0), build(self.config), self.config, Log("error", io.StringIO()))
+        gateway = build(self.config)
+        self.server = server.Server(listen("127.0.0.1", 0), gateway, self.config, Log("error", io.StringIO()))
         self.port = self.server.port
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
