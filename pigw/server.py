@@ -48,6 +48,7 @@ class Server(ThreadingHTTPServer):
         self.active = 0  # connections being served
         self._count_lock = threading.Lock()
         self.gateway = gateway
+        # BaseServer's, not TCPServer's: that one would make and bind a socket of its own.
         socketserver.BaseServer.__init__(self, listener.getsockname()[:2], Handler)
         self.socket = listener
         self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
